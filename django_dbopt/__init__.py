@@ -1,0 +1,5 @@
+"""django-dbopt: a fast and safe database layer for Django projects on PostgreSQL."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0.dev0"

@@ -1,0 +1,134 @@
+"""Settings for the django-dbopt demo site.
+
+Everything that differs between deployments comes from the environment (12-factor,
+through django-environ). With nothing set, the site runs on the embedded default:
+SQLite in ``example_project/db.sqlite3`` and an in-process cache.
+
+    DATABASE_URL   primary database (default: the SQLite file above);
+                   the replica router, the pool manager, EXPLAIN/HypoPG advice,
+                   migrations linting by table size and pg_dump backups need
+                   PostgreSQL, e.g. postgres://user@127.0.0.1:5432/demo
+    REPLICA_URLS   comma-separated read replicas, aliased replica1, replica2, ...
+                   (PostgreSQL hot standbys; empty by default)
+    REDIS_URL      when set, the default cache is django-redis on it (the second
+                   tier of the two-tier cache); when unset, a local-memory cache
+    SECRET_KEY, DEBUG, ALLOWED_HOSTS
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import environ  # type: ignore[import-untyped]  # django-environ ships no types
+
+BASE_DIR = Path(__file__).resolve().parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env")
+
+SECRET_KEY = env.str(
+    "SECRET_KEY", default="django-insecure-dbopt-demo-only-never-use-this-key-in-production"
+)
+DEBUG = env.bool("DEBUG", default=True)
+ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=["*"] if DEBUG else [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_dbopt",
+    "example_project.demo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "example_project.urls"
+WSGI_APPLICATION = "example_project.wsgi.application"
+ASGI_APPLICATION = "example_project.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Databases -----------------------------------------------------------------------
+# SQLite unless DATABASE_URL says otherwise. The PostgreSQL-only parts of django_dbopt
+# report themselves as unavailable on SQLite instead of failing.
+DATABASES: dict[str, dict[str, Any]] = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+}
+# Each replica URL becomes an alias: replica1, replica2, ... (PostgreSQL only).
+for _number, _url in enumerate(env.list("REPLICA_URLS", default=[]), start=1):
+    DATABASES[f"replica{_number}"] = environ.Env.db_url_config(_url)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache ---------------------------------------------------------------------------
+# Redis when REDIS_URL is set (needed for cross-process invalidation and cached
+# EXPLAIN plans); otherwise a per-process local-memory cache.
+REDIS_URL: str | None = env.str("REDIS_URL", default=None)
+CACHES: dict[str, dict[str, Any]]
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+        },
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "dbopt-demo",
+        },
+    }
+
+# --- Sessions and users --------------------------------------------------------------
+# Database-backed sessions: the "sessions" table is one of the demo's hot tables.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+AUTH_USER_MODEL = "demo.User"
+LOGIN_URL = "admin:login"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- django_dbopt --------------------------------------------------------------------
+# All django_dbopt settings go in this one dict; see docs/ for the reference.
+DBOPT: dict[str, Any] = {}
+
+# --- Internationalization and static files -------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.test import override_settings
+
+from django_dbopt.checks import check_installed, check_settings
+
+
+def test_clean_settings_pass() -> None:
+    assert check_settings() == []
+    call_command("check", stdout=StringIO())
+
+
+@override_settings(DBOPT={"MONITOR": {"SLOW_QUERY_MS": "1s"}, "CACHEE": {}})
+def test_bad_settings_are_system_check_errors_not_tracebacks() -> None:
+    errors = check_settings()
+    assert {e.id for e in errors} == {"django_dbopt.E002", "django_dbopt.E003"}
+    assert all(e.hint for e in errors)
+    with pytest.raises(SystemCheckError, match=r"django_dbopt.E003.*\n.*HINT"):
+        call_command("check", stdout=StringIO(), stderr=StringIO())
+
+
+@override_settings(DBOPT={"CACHE": {"CACHE": "missing"}})
+def test_unknown_cache_alias() -> None:
+    (error,) = check_settings()
+    assert error.id == "django_dbopt.E005"
+    assert "'missing'" in error.msg
+
+
+@override_settings(DBOPT={"ROUTING": {"REPLICAS": {"default": {"replica9": 1}}}})
+def test_unknown_database_alias_and_missing_router() -> None:
+    assert [e.id for e in check_settings()] == ["django_dbopt.E004"]
+    assert [w.id for w in check_installed()] == ["django_dbopt.W001"]
