@@ -1,0 +1,7 @@
+"""django-dbopt's models. Each part keeps its models in its own package and imports them here.
+
+The admin pages for non-model data hang off unmanaged placeholder models
+(``managed = False``, ``default_permissions = ()``), as STYLE.md describes.
+"""
+
+from __future__ import annotations
