@@ -12,7 +12,9 @@ stamp=.venv/.dbopt-installed
 want="$(sha256sum pyproject.toml | cut -d' ' -f1) ${1:-dev}"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "==> installing django-dbopt[${1:-dev}] into .venv"
-    .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e ".[${1:-dev}]"
+    # (grep drops this machine's pip warnings about unused local index folders)
+    { .venv/bin/python -m pip install --quiet --upgrade pip
+      .venv/bin/python -m pip install --quiet -e ".[${1:-dev}]"
+    } 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
     echo "$want" > "$stamp"
 fi
