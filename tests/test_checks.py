@@ -10,11 +10,13 @@ from django.test import override_settings
 from django_dbopt.checks import check_installed, check_settings
 
 
+@pytest.mark.django_db  # Django 6.1's model checks ask the database for its version
 def test_clean_settings_pass() -> None:
     assert check_settings() == []
     call_command("check", stdout=StringIO())
 
 
+@pytest.mark.django_db
 @override_settings(DBOPT={"MONITOR": {"SLOW_QUERY_MS": "1s"}, "CACHEE": {}})
 def test_bad_settings_are_system_check_errors_not_tracebacks() -> None:
     errors = check_settings()
