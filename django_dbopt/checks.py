@@ -30,13 +30,10 @@ def check_installed(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
         r if isinstance(r, str) else type(r).__module__ + "." + type(r).__name__
         for r in settings.DATABASE_ROUTERS
     ]
-    routing = getattr(settings, SETTING_NAME, {})
-    replicas = routing.get("ROUTING", {}).get("REPLICAS") if isinstance(routing, dict) else None
-    if (
-        replicas
-        and isinstance(replicas, dict)
-        and not any(r.endswith("ReplicaRouter") for r in routers)
-    ):
+    user = getattr(settings, SETTING_NAME, {})
+    routing = user.get("ROUTING") if isinstance(user, dict) else None
+    replicas = routing.get("REPLICAS") if isinstance(routing, dict) else None
+    if replicas and not any(r.endswith(".ReplicaRouter") for r in routers):
         messages.append(
             Warning(
                 f"{SETTING_NAME}['ROUTING']['REPLICAS'] is set but ReplicaRouter is not in "

@@ -37,3 +37,10 @@ def test_unknown_cache_alias() -> None:
 def test_unknown_database_alias_and_missing_router() -> None:
     assert [e.id for e in check_settings()] == ["django_dbopt.E004"]
     assert [w.id for w in check_installed()] == ["django_dbopt.W001"]
+
+
+@pytest.mark.parametrize("value", [[], {"ROUTING": []}, {"ROUTING": {"REPLICAS": "x"}}])
+def test_malformed_sections_never_crash_the_checks(value: object) -> None:
+    with override_settings(DBOPT=value):
+        assert [e.id for e in check_settings()]  # reported...
+        check_installed()  # ...and no exception from the other check
