@@ -106,3 +106,11 @@ def test_design_indexes_exist_in_postgresql() -> None:
     assert "(assigned_to_id, status, priority, due_date)" in indexes["tasks_dashboard_idx"]
     assert "(action, result, created_at)" in indexes["audit_security_events_idx"]
     assert indexes["users_active_email_idx"].endswith("(email) WHERE is_active")
+
+
+def test_seed_demo_if_empty_seeds_once() -> None:
+    call_command("seed_demo", users=5, tasks=10, audit_logs=0, if_empty=True, stdout=StringIO())
+    out = StringIO()
+    call_command("seed_demo", users=5, tasks=10, audit_logs=0, if_empty=True, stdout=out)
+    assert Task.objects.count() == 10
+    assert "not seeding" in out.getvalue()

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from example_project.demo import seeding
+from example_project.demo.models import Task
 
 BAR_WIDTH = 30
 
@@ -60,6 +61,11 @@ class Command(BaseCommand):
             action="store_true",
             help="First delete all demo rows (staff and superusers are kept).",
         )
+        parser.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="Do nothing when the database already has tasks (used by scripts/demo).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.verbosity: int = options["verbosity"]
@@ -72,6 +78,10 @@ class Command(BaseCommand):
         if options["batch_size"] < 1:
             raise CommandError(f"--batch-size must be at least 1, not {options['batch_size']}.")
 
+        if options["if_empty"] and Task.objects.using(using).exists():
+            if self.verbosity >= 1:
+                self.stdout.write(f"{using!r} already has demo data; not seeding (--if-empty).")
+            return
         started = time.perf_counter()
         if options["clear"]:
             cleared = seeding.clear_demo_data(using)
