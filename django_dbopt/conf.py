@@ -88,7 +88,7 @@ class PoolSettings:
 
     leak_threshold_s: float = field(default=30.0, metadata={MIN: 0})
     connect_failures_to_open: int = field(default=5, metadata={MIN: 1})
-    breaker_reset_s: float = field(default=2.0, metadata={MIN: 0.01})
+    breaker_reset_s: float = field(default=0.0, metadata={MIN: 0})
     checkout_timeout_s: float = field(default=5.0, metadata={MIN: 0.01})
     reset_session: bool = True
     connection_budget: int | None = field(default=None, metadata={MIN: 1})

@@ -10,8 +10,13 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import copy
+import os
+import pwd
+import shutil
+import tempfile
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +26,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
 from django_dbopt.pool.stats import forget_retired, live_pools
+from tests.services import PgServer, ServiceError, _as_user, _run, free_port, pg_bindir
 
 MANAGED = "django_dbopt.pool.postgresql"
 
@@ -130,3 +136,50 @@ def tidy_view(request: HttpRequest) -> HttpResponse:
 
 
 urlpatterns = [path("leaky/", leaky_view), path("tidy/", tidy_view)]
+
+
+# -- a throwaway PostgreSQL server the restart test may stop (never the suite's primary) ---
+@contextlib.contextmanager
+def throwaway_postgres() -> Iterator[PgServer]:
+    user = _as_user()
+    bindir = pg_bindir()
+    folder = Path(tempfile.mkdtemp(prefix="dbopt-pool-"))
+    if user:
+        entry = pwd.getpwnam(user)
+        os.chown(folder, entry.pw_uid, entry.pw_gid)
+    server = PgServer(folder / "data", free_port(), folder / "log", user, bindir)
+    try:
+        _run(
+            [
+                str(bindir / "initdb"),
+                *("-D", str(server.data), "-U", "postgres", "--auth=trust", "--no-sync"),
+                *("-E", "UTF8", "--locale=C"),
+            ],
+            user,
+        )
+        with (server.data / "postgresql.conf").open("a") as conf:
+            conf.write(
+                f"listen_addresses = '127.0.0.1'\nport = {server.port}\n"
+                f"unix_socket_directories = '{folder}'\nfsync = off\nmax_connections = 30\n"
+            )
+        server.start()
+        yield server
+    finally:
+        if server.running:
+            with contextlib.suppress(ServiceError):
+                server.stop("immediate")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def restartable_alias(django_db_setup: None) -> Iterator[PgServer]:
+    """Alias ``restartable``: a pooled database on a server of its own, stopped at will."""
+    with throwaway_postgres() as server:
+        conf = primary_conf(
+            ENGINE=MANAGED,
+            NAME="postgres",
+            PORT=str(server.port),
+            OPTIONS={"pool": {"min_size": 2, "max_size": 4, "timeout": 5}},
+        )
+        with extra_database("restartable", conf):
+            yield server

@@ -207,7 +207,7 @@ def test_exhausted_pool_fails_fast_and_names_the_holder() -> None:
 
 
 def test_too_many_waiting_fails_at_once() -> None:
-    with pooled(min_size=1, max_size=1, timeout=3, max_waiting=1), held_elsewhere("pooled"):
+    with pooled(min_size=1, max_size=1, timeout=1, max_waiting=1), held_elsewhere("pooled"):
         errors: list[Exception] = []
 
         def wait_in_queue() -> None:
@@ -222,7 +222,7 @@ def test_too_many_waiting_fails_at_once() -> None:
         with pytest.raises(OperationalError, match="exhausted"):
             _scalar("pooled", "SELECT 1")
         waiter.join(10)
-    assert len(errors) == 1  # the queued one timed out after its 3 s
+    assert len(errors) == 1  # the queued one timed out after its 1 s
 
 
 @pytest.mark.filterwarnings("ignore:.*multi-threaded.*fork.*:DeprecationWarning")

@@ -6,8 +6,9 @@ Created by the ``django_dbopt.pool.postgresql`` engine for every alias whose
 - checkout tracking and leak reports (``tracking.py``);
 - a breaker on connecting: after ``CONNECT_FAILURES_TO_OPEN`` failed connection attempts
   in a row, ``getconn`` raises ``PoolUnavailable`` at once instead of waiting out the
-  pool timeout; after ``BREAKER_RESET_S`` one caller probes the server with a direct
-  connection attempt and closes the breaker when it succeeds;
+  pool timeout (clients already queued fail too); after ``BREAKER_RESET_S`` (default 0:
+  at once) one caller at a time probes the server with a direct connection attempt, and
+  the first that succeeds closes the breaker and keeps that connection;
 - a clear ``PoolExhausted`` error naming who holds the connections when none came back
   within the pool's ``timeout`` (default ``CHECKOUT_TIMEOUT_S``, not psycopg's 30 s);
 - a cheap liveness test on checkout with no round trip: an idle connection whose socket
@@ -19,7 +20,8 @@ Created by the ``django_dbopt.pool.postgresql`` engine for every alias whose
 
 Parts of psycopg_pool's internals used here (psycopg_pool 3.3): ``_connect`` (to count
 connection attempts), ``_check_connection`` (the checkout test), ``_stats``, ``_lock`` and
-``_nconns`` (one connection added by a successful breaker probe).
+``_nconns`` (one connection added by a successful breaker probe), ``_waiting`` (clients
+failed at once when the breaker opens).
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ class ManagedPool(ConnectionPool):
             self.tracker.counters["breaker_rejections"] += 1
             raise PoolUnavailable(self._unavailable_message())
         try:
-            conn = self._connect(timeout=timeout)
+            conn = self._attempt(timeout, probe=True)
         except psycopg.Error as e:
             self.tracker.counters["breaker_rejections"] += 1
             raise PoolUnavailable(self._unavailable_message()) from e
@@ -131,21 +133,37 @@ class ManagedPool(ConnectionPool):
         return (
             f"Database {self.alias!r} is unreachable: connecting failed "
             f"{self.breaker.failures}+ times in a row (last error: "
-            f"{self.last_connect_error or 'unknown'}); failing fast for "
-            f"{self.breaker.reset_after:g} s before trying again "
+            f"{self.last_connect_error or 'unknown'}). Calls fail at once while it stays "
+            "unreachable; one call at a time tries to connect again "
             "(DBOPT['POOL']['CONNECT_FAILURES_TO_OPEN'], ['BREAKER_RESET_S'])."
         )
 
     # -- psycopg_pool hooks -------------------------------------------------------------
     def _connect(self, timeout: float | None = None) -> Any:
+        return self._attempt(timeout, probe=False)
+
+    def _attempt(self, timeout: float | None, probe: bool) -> Any:
+        """Connect, telling the breaker. Once it is open, only probes move it: the pool's
+        own background retries do not keep pushing the next probe further away."""
         try:
             conn = super()._connect(timeout)
         except psycopg.Error as e:
-            self.last_connect_error = str(e).strip().splitlines()[0] if str(e) else repr(e)
-            self.breaker.failure()
+            self.last_connect_error = (str(e).strip().splitlines() or [repr(e)])[0]
+            if probe or self.breaker.state == "closed":
+                self.breaker.failure()
+                if self.breaker.state != "closed":
+                    self._fail_waiting()
             raise
         self.breaker.success()
         return conn
+
+    def _fail_waiting(self) -> None:
+        """The breaker opened: clients queued for a connection fail now, not at timeout."""
+        with self._lock:
+            waiting = list(self._waiting)
+            self._waiting.clear()
+        for position in waiting:
+            position.fail(PoolUnavailable(self._unavailable_message()))
 
     def _check_connection(self, conn: Any) -> None:
         if not is_alive(conn):
@@ -169,17 +187,13 @@ class ManagedPool(ConnectionPool):
 
 
 def is_alive(conn: Any) -> bool:
-    """No round trip: an idle connection's socket has nothing to read unless the server
-    sent something unasked, usually the error and EOF of a closing connection."""
+    """No round trip: the socket of an idle pooled connection has nothing to read, unless
+    the server sent something unasked: almost always the error and end of a connection it
+    is closing (restart, ``pg_terminate_backend``). Pooled sessions are reset with
+    ``UNLISTEN *``, so notifications do not count; anything readable means "replace it"."""
     pgconn = conn.pgconn
     if pgconn.status != ConnStatus.OK:
         return False
     poller = select.poll()
     poller.register(pgconn.socket, select.POLLIN)
-    if not poller.poll(0):
-        return True
-    try:
-        pgconn.consume_input()
-    except psycopg.OperationalError:
-        return False
-    return bool(pgconn.status == ConnStatus.OK)
+    return not poller.poll(0)
