@@ -15,6 +15,7 @@ Created by the ``django_dbopt.pool.postgresql`` engine for every alias whose
   is readable has been closed by the server (restart, ``pg_terminate_backend``); it is
   discarded and, since a restart kills them all, the pool is drained so no request gets a
   dead connection;
+- with ``AUTO_RESIZE``, resizing by ``sizing.auto_resize()`` every ``RESIZE_INTERVAL_S``;
 - a session reset when a connection comes back (``RESET ALL``, temp tables, advisory
   locks, ``LISTEN``, open cursors), then Django's own per-connection set-up again.
 
@@ -58,9 +59,12 @@ class ManagedPool(ConnectionPool):
         breaker: CircuitBreaker,
         leak_threshold_s: float,
         reset_session: bool,
+        resize_every: float | None = None,
         **kwargs: Any,
     ) -> None:
         self.alias = alias
+        self.resize_every = resize_every
+        self._next_resize = time.monotonic() + (resize_every or 0)
         self.breaker = breaker
         self.tracker = CheckoutTracker(alias, leak_threshold_s)
         self.last_connect_error: str | None = None
@@ -73,7 +77,13 @@ class ManagedPool(ConnectionPool):
     # -- checkout -----------------------------------------------------------------------
     def getconn(self, timeout: float | None = None) -> Any:
         tracker = self.tracker
-        tracker.maybe_sweep(time.monotonic())
+        now = time.monotonic()
+        tracker.maybe_sweep(now)
+        if self.resize_every is not None and now >= self._next_resize:
+            self._next_resize = now + self.resize_every
+            from django_dbopt.pool.sizing import auto_resize
+
+            auto_resize()
         if self.breaker.state != "closed":
             conn = self._probe(self.timeout if timeout is None else timeout)
             tracker.checkout(conn)

@@ -46,6 +46,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 breaker=CircuitBreaker(config.connect_failures_to_open, config.breaker_reset_s),
                 leak_threshold_s=config.leak_threshold_s,
                 reset_session=config.reset_session,
+                resize_every=config.resize_interval_s if config.auto_resize else None,
                 **options,
             )
             pools.setdefault(self.alias, pool)
