@@ -23,7 +23,7 @@ import pytest
 from django.conf import settings
 from django.db import connections
 from django.http import HttpRequest, HttpResponse
-from django.urls import path
+from django.urls import include, path
 
 from django_dbopt.pool.stats import forget_retired, live_pools
 from tests.services import PgServer, ServiceError, _as_user, _run, free_port, pg_bindir
@@ -135,7 +135,11 @@ def tidy_view(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok")
 
 
-urlpatterns = [path("leaky/", leaky_view), path("tidy/", tidy_view)]
+urlpatterns = [
+    path("leaky/", leaky_view),
+    path("tidy/", tidy_view),
+    path("dbopt/", include("django_dbopt.urls")),
+]
 
 
 # -- a throwaway PostgreSQL server the restart test may stop (never the suite's primary) ---
@@ -183,3 +187,10 @@ def restartable_alias(django_db_setup: None) -> Iterator[PgServer]:
         )
         with extra_database("restartable", conf):
             yield server
+
+
+@pytest.fixture(scope="module")
+def dead_alias(django_db_setup: None) -> Iterator[str]:
+    """Alias ``dead``: PostgreSQL on a port nothing listens on."""
+    with extra_database("dead", primary_conf(PORT=str(free_port()))):
+        yield "dead"
