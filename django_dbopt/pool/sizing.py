@@ -58,16 +58,18 @@ def advise(stats: dict[str, Any] | None, counters: dict[str, int] | None = None)
     share = queued / requests
     wait_ms = counts.get("requests_wait_ms", 0) / queued if queued else 0.0
     failed = counts.get("requests_errors", 0) + counts.get("exhausted", 0)
-    peak = stats.get("peak_in_use", stats.get("in_use", 0))
+    peak = stats.get("peak_in_use")  # tracked by the managed pool only
     reasons = [
         f"{requests} checkouts, {share:.1%} waited (avg {wait_ms:.1f} ms), "
-        f"{failed} failed, peak {peak} of max {max_size} in use"
+        f"{failed} failed, peak {'unknown' if peak is None else peak} of max {max_size} in use"
     ]
-    if failed or (share > WAITING_SHARE and wait_ms > WAIT_MS):
+    # Waits while the pool was below max_size were for new connections, not for room.
+    full = peak is None or peak >= max_size
+    if failed or (full and share > WAITING_SHARE and wait_ms > WAIT_MS):
         grow = max(1, math.ceil(max_size * 0.5))
         reasons.append(f"checkouts waited or failed with the pool full: raise max_size by {grow}")
         return Advice(alias, "grow", min_size, max_size + grow, reasons)
-    if requests >= MIN_REQUESTS_TO_SHRINK and 0 < peak < min_size:
+    if requests >= MIN_REQUESTS_TO_SHRINK and peak is not None and 0 < peak < min_size:
         reasons.append(f"never more than {peak} in use: min_size {peak} keeps fewer idle")
         return Advice(alias, "shrink", peak, max_size, reasons)
     reasons.append("the pool's size fits its load")
