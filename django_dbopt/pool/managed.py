@@ -60,6 +60,7 @@ class ManagedPool(ConnectionPool):
         leak_threshold_s: float,
         reset_session: bool,
         resize_every: float | None = None,
+        time_zone: str | None = None,
         **kwargs: Any,
     ) -> None:
         self.alias = alias
@@ -69,6 +70,11 @@ class ManagedPool(ConnectionPool):
         self.tracker = CheckoutTracker(alias, leak_threshold_s)
         self.last_connect_error: str | None = None
         self._django_configure = configure
+        # Django's time zone set in the reset's own round trip, so that ``configure``
+        # finds it already right and adds none.
+        self.reset_sql = RESET_SQL
+        if time_zone:
+            self.reset_sql += "; SET TIME ZONE '{}'".format(time_zone.replace("'", "''"))
         if reset_session and kwargs.get("reset") is None:
             kwargs["reset"] = self.reset_session
         kwargs.setdefault("name", alias)
@@ -186,8 +192,8 @@ class ManagedPool(ConnectionPool):
     def reset_session(self, conn: Any) -> None:
         """The ``reset`` callback: runs in a pool worker when a connection comes back."""
         conn.autocommit = True
-        conn.execute(RESET_SQL)
-        self._django_configure(conn)  # time zone and role again, as on a new connection
+        conn.execute(self.reset_sql)
+        self._django_configure(conn)  # Django's set-up again (role; time zone if changed)
 
     def close(self, timeout: float = 5.0) -> None:
         from django_dbopt.pool.stats import retire

@@ -47,6 +47,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 leak_threshold_s=config.leak_threshold_s,
                 reset_session=config.reset_session,
                 resize_every=config.resize_interval_s if config.auto_resize else None,
+                time_zone=self.timezone_name,
                 **options,
             )
             pools.setdefault(self.alias, pool)
