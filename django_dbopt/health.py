@@ -61,10 +61,6 @@ def check_database(alias: str) -> dict[str, Any]:
         "pool": None,
         "error": None,
     }
-    stats = pool_stats(alias)
-    if stats is not None:
-        result["breaker"] = stats.get("breaker")
-        result["pool"] = {k: stats[k] for k in POOL_KEYS if k in stats}
     wrapper = connections[alias]
     started = time.perf_counter()
     try:
@@ -89,6 +85,10 @@ def check_database(alias: str) -> dict[str, Any]:
     except DatabaseError as e:
         result["error"] = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e) else ''}"
     result["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    stats = pool_stats(alias)  # after the probe, which may have opened the pool
+    if stats is not None:
+        result["breaker"] = stats.get("breaker")
+        result["pool"] = {k: stats[k] for k in POOL_KEYS if k in stats}
     return result
 
 

@@ -20,7 +20,8 @@ Created by the ``django_dbopt.pool.postgresql`` engine for every alias whose
   locks, ``LISTEN``, open cursors), then Django's own per-connection set-up again.
 
 Parts of psycopg_pool's internals used here (psycopg_pool 3.3): ``_connect`` (to count
-connection attempts), ``_check_connection`` (the checkout test), ``_stats``, ``_lock`` and
+connection attempts), ``_check_connection`` (the checkout test), ``_get_ready_connection``
+(refuse to queue while the breaker is open), ``_stats``, ``_lock`` and
 ``_nconns`` (one connection added by a successful breaker probe), ``_waiting`` (clients
 failed at once when the breaker opens).
 """
@@ -171,6 +172,16 @@ class ManagedPool(ConnectionPool):
                     self._fail_waiting()
             raise
         self.breaker.success()
+        return conn
+
+    def _get_ready_connection(self, timeout: float | None) -> Any:
+        # Runs under the pool's lock just before a client would queue: a breaker that
+        # opened since ``getconn`` looked fails it now (``_fail_waiting`` takes the same
+        # lock, so a client is either refused here or failed in the queue).
+        conn = super()._get_ready_connection(timeout)
+        if conn is None and self.breaker.state != "closed":
+            self.tracker.counters["breaker_rejections"] += 1
+            raise PoolUnavailable(self._unavailable_message())
         return conn
 
     def _fail_waiting(self) -> None:
