@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from django.core.signals import request_finished, request_started
@@ -16,6 +17,8 @@ from django.core.signals import request_finished, request_started
 from django_dbopt.pool.tracking import current_request
 
 _installed = False
+#: pools inherited by a forked child, kept so that they are never finalized there
+_inherited: list[object] = []
 
 
 def on_request_started(**kwargs: Any) -> None:
@@ -30,9 +33,11 @@ def on_request_finished(**kwargs: Any) -> None:
     from django_dbopt.pool.managed import ManagedPool
     from django_dbopt.pool.stats import live_pools
 
+    now = time.monotonic()
     for pool in list(live_pools().values()):
         if isinstance(pool, ManagedPool) and pool.tracker.held:
             pool.tracker.request_finished(request)
+            pool.tracker.maybe_sweep(now)
 
 
 def after_fork_in_child() -> None:
@@ -47,7 +52,13 @@ def after_fork_in_child() -> None:
 
     from django_dbopt.pool.stats import forget_retired, live_pools
 
-    live_pools().clear()
+    pools = live_pools()
+    for pool in pools.values():
+        # Never usable here, and never finalized either: a finalizer would take locks
+        # that a parent thread may have held at the fork.
+        pool._closed = True
+        _inherited.append(pool)
+    pools.clear()
     forget_retired()
     for wrapper in connections.all(initialized_only=True):
         if wrapper.vendor == "postgresql" and wrapper.connection is not None:

@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
+import psycopg
 from psycopg.pq import TransactionStatus
 
 from django_dbopt.signals import connection_leaked
@@ -93,7 +94,10 @@ class Checkout:
 
     @property
     def in_transaction(self) -> bool:
-        status = self.conn.pgconn.transaction_status
+        try:
+            status = self.conn.pgconn.transaction_status
+        except psycopg.OperationalError:  # closed meanwhile by its thread
+            return False
         return bool(status in (TransactionStatus.INTRANS, TransactionStatus.INERROR))
 
     def as_dict(self, now: float) -> dict[str, Any]:
