@@ -80,6 +80,18 @@ def test_engine_makes_a_managed_pool_with_stats() -> None:
         json.dumps(stats)
 
 
+def test_plain_django_pool_is_measured_too() -> None:
+    with pooled(engine="django.db.backends.postgresql", min_size=1, max_size=2) as wrapper:
+        _scalar("pooled", "SELECT 1")
+        wrapper.close()
+        stats = pool_stats("pooled")
+    assert stats is not None
+    assert stats["managed"] is False
+    assert stats["counters"]["requests_num"] == 1
+    assert stats["timeout_s"] == 30.0  # psycopg's default: no CHECKOUT_TIMEOUT_S here
+    assert "breaker" not in stats
+
+
 def test_stats_survive_the_pool_being_replaced() -> None:
     with pooled(min_size=1, max_size=1) as wrapper:
         _scalar("pooled", "SELECT 1")
@@ -237,7 +249,11 @@ def test_forked_child_opens_its_own_connections() -> None:
             try:
                 os.close(read_end)
                 pid = _backend_pid("pooled")
-                report = {"pid": pid, "new_pool": connections["pooled"].pool is not parent_pool}
+                report = {
+                    "pid": pid,
+                    "new_pool": connections["pooled"].pool is not parent_pool,
+                    "inherited_closed": parent_pool.closed,  # a stray reference is unusable
+                }
                 connections["pooled"].close()
                 gc.collect()  # inherited objects finalized: must not end the parent's session
                 os.write(write_end, json.dumps(report).encode())
@@ -250,6 +266,8 @@ def test_forked_child_opens_its_own_connections() -> None:
         _, status = os.waitpid(child, 0)
         assert os.waitstatus_to_exitcode(status) == 0
         assert report["new_pool"] is True
+        assert report["inherited_closed"] is True
+        assert parent_pool.closed is False  # only in the child
         assert report["pid"] != parent_pid
         # The parent's checked-out connection and its pool still work.
         assert _backend_pid("pooled") == parent_pid

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import importlib
 import logging
 import os
 import sys
@@ -45,16 +46,15 @@ current_request: contextvars.ContextVar[object | None] = contextvars.ContextVar(
 
 
 def _skipped_prefixes() -> tuple[str, ...]:
-    import asgiref
-    import django
-    import psycopg
-    import psycopg_pool
-
-    import django_dbopt
-
-    dirs = [os.path.dirname(m.__file__ or "") for m in (django, psycopg, psycopg_pool, asgiref)]
-    dirs.append(os.path.dirname(django_dbopt.__file__ or ""))
-    dirs.append(os.path.dirname(contextlib.__file__ or ""))  # the standard library
+    """Folders whose frames are not "where the connection was taken": the libraries on
+    the connect path, django-dbopt itself and the standard library."""
+    dirs = [os.path.dirname(contextlib.__file__ or "")]
+    for name in ("django", "psycopg", "psycopg_pool", "asgiref", "django_dbopt"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        dirs.append(os.path.dirname(module.__file__ or ""))
     return tuple(d + os.sep for d in dirs if d)
 
 
