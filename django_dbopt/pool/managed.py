@@ -16,8 +16,9 @@ Created by the ``django_dbopt.pool.postgresql`` engine for every alias whose
   discarded and, since a restart kills them all, the pool is drained so no request gets a
   dead connection;
 - with ``AUTO_RESIZE``, resizing by ``sizing.auto_resize()`` every ``RESIZE_INTERVAL_S``;
-- a session reset when a connection comes back (``RESET ALL``, temp tables, advisory
-  locks, ``LISTEN``, open cursors), then Django's own per-connection set-up again.
+- a session reset when a connection comes back, in the returning thread (``RESET ALL``,
+  temp tables, advisory locks, ``LISTEN``, open cursors, Django's time zone), then
+  Django's own per-connection set-up again.
 
 Parts of psycopg_pool's internals used here (psycopg_pool 3.3): ``_connect`` (to count
 connection attempts), ``_check_connection`` (the checkout test), ``_get_ready_connection``
@@ -35,7 +36,7 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
-from psycopg.pq import ConnStatus
+from psycopg.pq import ConnStatus, TransactionStatus
 from psycopg_pool import ConnectionPool, PoolTimeout, TooManyRequests
 
 from django_dbopt.breaker import CircuitBreaker
@@ -76,8 +77,10 @@ class ManagedPool(ConnectionPool):
         self.reset_sql = RESET_SQL
         if time_zone:
             self.reset_sql += "; SET TIME ZONE '{}'".format(time_zone.replace("'", "''"))
-        if reset_session and kwargs.get("reset") is None:
-            kwargs["reset"] = self.reset_session
+        # Our reset runs in ``putconn``, in the returning thread (psycopg_pool would hand
+        # every return to a worker thread: slower under load); a user's own ``reset``
+        # callback keeps psycopg_pool's way.
+        self.resets = reset_session and kwargs.get("reset") is None
         kwargs.setdefault("name", alias)
         super().__init__(configure=configure, **kwargs)
 
@@ -112,6 +115,14 @@ class ManagedPool(ConnectionPool):
 
     def putconn(self, conn: Any) -> None:
         self.tracker.checkin(conn)
+        if self.resets and not self.closed:
+            try:
+                self.reset_session(conn)
+            except psycopg.Error as e:
+                logger.warning(
+                    "Discarding a connection of %r: its reset failed: %s", self.alias, e
+                )
+                conn.close()  # psycopg_pool then replaces it
         super().putconn(conn)
 
     def _probe(self, timeout: float) -> Any:
@@ -201,7 +212,9 @@ class ManagedPool(ConnectionPool):
         super()._check_connection(conn)
 
     def reset_session(self, conn: Any) -> None:
-        """The ``reset`` callback: runs in a pool worker when a connection comes back."""
+        """Reset a returning connection's session state, then redo Django's set-up."""
+        if conn.pgconn.transaction_status != TransactionStatus.IDLE:
+            conn.rollback()
         conn.autocommit = True
         conn.execute(self.reset_sql)
         self._django_configure(conn)  # Django's set-up again (role; time zone if changed)
