@@ -183,7 +183,7 @@ def restartable_alias(django_db_setup: None) -> Iterator[PgServer]:
             ENGINE=MANAGED,
             NAME="postgres",
             PORT=str(server.port),
-            OPTIONS={"pool": {"min_size": 2, "max_size": 4, "timeout": 5}},
+            OPTIONS={"pool": {"min_size": 2, "max_size": 4, "timeout": 10}},
         )
         with extra_database("restartable", conf):
             yield server

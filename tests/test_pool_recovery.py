@@ -51,11 +51,10 @@ def test_restart_fails_fast_while_down_and_recovers(restartable_alias: PgServer)
             assert stats is not None
             assert stats["breaker"] != "closed"
             assert stats["last_connect_error"]
-            # Once the breaker is open, nobody waits for the 5 s pool timeout.
+            # Once the breaker is open, nobody waits for the pool's 10 s timeout.
             assert all(isinstance(e.__cause__, PoolUnavailable) for e in errors[1:])
             assert "'restartable' is unreachable" in str(errors[-1])
-            assert max(durations[1:]) < 2.5
-            assert sum(durations) < 5
+            assert max(durations) < 5
 
             server.start()
             after = [_request() for _ in range(30)]  # not one of these may fail

@@ -4,8 +4,8 @@ Everything is Django's ``django.db.backends.postgresql`` backend; only the creat
 the pool differs: the same arguments Django passes (connection parameters, its
 ``configure`` callback, ``check`` when ``CONN_HEALTH_CHECKS``, the user's
 ``OPTIONS["pool"]``), made into a ``ManagedPool`` with defaults from
-``DBOPT['POOL']`` (``timeout``: ``CHECKOUT_TIMEOUT_S``; a ``reset`` callback unless
-``RESET_SESSION`` is off or ``OPTIONS["pool"]`` gives its own).
+``DBOPT['POOL']`` (``timeout``: ``CHECKOUT_TIMEOUT_S``; the session reset unless
+``RESET_SESSION`` is off or ``OPTIONS["pool"]`` gives its own ``reset``).
 """
 
 from __future__ import annotations
