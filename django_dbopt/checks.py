@@ -43,3 +43,10 @@ def check_installed(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
             )
         )
     return messages
+
+
+# -- pool manager (django_dbopt.E040-E049 / W040-W049) ----------------------------------
+from django_dbopt.pool.checks import check_pool_settings, check_pools  # noqa: E402
+
+register(check_pools, Tags.compatibility)
+register(check_pool_settings, Tags.compatibility)

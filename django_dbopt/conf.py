@@ -88,6 +88,15 @@ class PoolSettings:
 
     leak_threshold_s: float = field(default=30.0, metadata={MIN: 0})
     connect_failures_to_open: int = field(default=5, metadata={MIN: 1})
+    breaker_reset_s: float = field(default=0.0, metadata={MIN: 0})
+    checkout_timeout_s: float = field(default=5.0, metadata={MIN: 0.01})
+    reset_session: bool = True
+    connection_budget: int | None = field(default=None, metadata={MIN: 1})
+    auto_resize: bool = False
+    resize_interval_s: float = field(default=60.0, metadata={MIN: 1})
+    health_databases: list[str] | None = None
+    health_timeout_ms: int = field(default=1000, metadata={MIN: 1})
+    metrics_max_fingerprints: int = field(default=50, metadata={MIN: 1})
 
 
 @dataclass(frozen=True)

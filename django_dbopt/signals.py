@@ -6,6 +6,11 @@
   kwargs: ``alias``, ``fingerprint``, ``count``, ``total_ms``, ``view``, ``call_site``, ``hint``.
 - ``replica_state_changed``: a replica entered or left rotation.
   kwargs: ``primary``, ``replica``, ``old_state``, ``new_state``, ``reason``.
+- ``connection_leaked``: a pooled connection was held past ``DBOPT['POOL']['LEAK_THRESHOLD_S']``
+  outside a transaction, or was still held by another thread when its request finished.
+  Sent once per checkout. kwargs: ``alias``, ``kind`` (``"held_too_long"`` or
+  ``"request_end"``), ``held_s``, ``location`` (``"file:line in function()"``),
+  ``filename``, ``lineno``, ``function``, ``thread``.
 """
 
 from __future__ import annotations
@@ -15,3 +20,4 @@ from django.dispatch import Signal
 slow_query = Signal()
 nplusone_detected = Signal()
 replica_state_changed = Signal()
+connection_leaked = Signal()

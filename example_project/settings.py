@@ -84,6 +84,14 @@ DATABASES: dict[str, dict[str, Any]] = {
 for _number, _url in enumerate(env.list("REPLICA_URLS", default=[]), start=1):
     DATABASES[f"replica{_number}"] = environ.Env.db_url_config(_url)
 
+# On PostgreSQL, connections come from Django's psycopg pool, managed by django_dbopt
+# (fork-safe, session reset, leak reports, fail-fast breaker: docs/pool.md).
+for _db in DATABASES.values():
+    if _db["ENGINE"] == "django.db.backends.postgresql":
+        _db["ENGINE"] = "django_dbopt.pool.postgresql"
+        _db["CONN_MAX_AGE"] = 0
+        _db.setdefault("OPTIONS", {})["pool"] = {"min_size": 2, "max_size": 10}
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ---------------------------------------------------------------------------

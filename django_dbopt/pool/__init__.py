@@ -1,0 +1,7 @@
+"""Connection pool manager: Django's own psycopg pool made fork-safe, measured, leak-checked.
+
+Use the ``django_dbopt.pool.postgresql`` engine with ``OPTIONS["pool"]`` (docs/pool.md).
+Read numbers with ``django_dbopt.pool.stats.pool_stats(alias)`` / ``all_pool_stats()``.
+"""
+
+from __future__ import annotations

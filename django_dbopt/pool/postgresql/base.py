@@ -1,0 +1,54 @@
+"""Django's PostgreSQL backend with a managed pool.
+
+Everything is Django's ``django.db.backends.postgresql`` backend; only the creation of
+the pool differs: the same arguments Django passes (connection parameters, its
+``configure`` callback, ``check`` when ``CONN_HEALTH_CHECKS``, the user's
+``OPTIONS["pool"]``), made into a ``ManagedPool`` with defaults from
+``DBOPT['POOL']`` (``timeout``: ``CHECKOUT_TIMEOUT_S``; the session reset unless
+``RESET_SESSION`` is off or ``OPTIONS["pool"]`` gives its own ``reset``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db.backends.base.base import NO_DB_ALIAS
+from django.db.backends.postgresql import base
+
+from django_dbopt.breaker import CircuitBreaker
+from django_dbopt.conf import get_config
+from django_dbopt.pool.managed import ManagedPool
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    @property
+    def pool(self) -> Any:
+        pool_options = self.settings_dict["OPTIONS"].get("pool")
+        if self.alias == NO_DB_ALIAS or not pool_options:
+            return None
+        pools: dict[str, Any] = self._connection_pools  # type: ignore[attr-defined]
+        if self.alias not in pools:
+            if self.settings_dict.get("CONN_MAX_AGE", 0) != 0:
+                raise ImproperlyConfigured("Pooling doesn't support persistent connections.")
+            options = {} if pool_options is True else dict(pool_options)
+            config = get_config().pool
+            options.setdefault("timeout", config.checkout_timeout_s)
+            connect_kwargs = self.get_connection_params()
+            connect_kwargs["autocommit"] = True  # Django sets its own mode later, as upstream
+            health_checks = self.settings_dict["CONN_HEALTH_CHECKS"]
+            pool = ManagedPool(
+                self.alias,
+                kwargs=connect_kwargs,
+                open=False,  # opened on first use, as upstream
+                configure=self._configure_connection,  # type: ignore[attr-defined]
+                check=ManagedPool.check_connection if health_checks else None,
+                breaker=CircuitBreaker(config.connect_failures_to_open, config.breaker_reset_s),
+                leak_threshold_s=config.leak_threshold_s,
+                reset_session=config.reset_session,
+                resize_every=config.resize_interval_s if config.auto_resize else None,
+                time_zone=self.timezone_name,
+                **options,
+            )
+            pools.setdefault(self.alias, pool)
+        return pools[self.alias]
