@@ -112,10 +112,15 @@ def auto_resize() -> list[Advice]:
         if stats is None:
             continue
         now = Counter({k: v for k, v in stats["counters"].items() if isinstance(v, int)})
-        delta = now - _last.get(alias, Counter())
+        previous = _last.get(alias)
         _last[alias] = now
-        advice.append(advise(stats, dict(delta)))
         current[alias] = pool.max_size
+        if previous is None:
+            # The counters span the whole process (earlier pools too): the first call
+            # only starts the interval the next call measures.
+            advice.append(Advice(alias, "no data", reasons=["first interval started"]))
+            continue
+        advice.append(advise(stats, dict(now - previous)))
     within_budget(advice, current, get_config().pool.connection_budget)
     for item in advice:
         if item.action in ("grow", "shrink") and item.min_size is not None and item.max_size:
