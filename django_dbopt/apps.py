@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import importlib.util
+
 from django.apps import AppConfig
 
 
@@ -11,3 +13,12 @@ class DbOptConfig(AppConfig):
     def ready(self) -> None:
         # Wiring only: no queries, no network.
         from django_dbopt import checks  # noqa: F401  (registers the system checks)
+
+        # routing: the execute wrapper on new connections; Celery task headers if present
+        from django_dbopt.routing.writes import connect_signals as connect_routing
+
+        connect_routing()
+        if importlib.util.find_spec("celery") is not None:
+            from django_dbopt.routing.celery import connect_signals as connect_routing_celery
+
+            connect_routing_celery()
