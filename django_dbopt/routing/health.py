@@ -47,6 +47,7 @@ class HealthMonitor:
 
     def _setup(self) -> None:
         self._lock = threading.Lock()
+        self._probing = threading.Lock()
         self._replicas: dict[str, ReplicaHealth] = {}
         self._primaries: dict[str, PrimaryHealth] = {}
         self._prober = Prober()
@@ -113,6 +114,10 @@ class HealthMonitor:
     def probe_round(self, config: RoutingSettings | None = None) -> None:
         """Probe every primary and replica once, now, and publish the new tables."""
         config = config or get_config().routing
+        with self._probing:  # the probe thread and status(refresh=True) take turns
+            self._probe_round(config)
+
+    def _probe_round(self, config: RoutingSettings) -> None:
         with self._lock:
             transitions = self._sync_members(config)
             members = list(self._replicas.values())
