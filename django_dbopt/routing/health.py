@@ -238,15 +238,19 @@ class HealthMonitor:
 
     def _announce(self, transitions: list[Transition]) -> None:
         for t in transitions:
-            log = logger.warning if t.new_state in ("down", "lagging", "promoted") else logger.info
-            log(
-                "replica %s of %s: %s -> %s (%s)",
-                t.replica,
-                t.primary,
-                t.old_state,
-                t.new_state,
-                t.reason,
-            )
+            bad = ("down", "lagging", "promoted", "demoted", "unreachable")
+            log = logger.warning if t.new_state in bad else logger.info
+            if t.replica == t.primary:
+                log("primary %s: %s -> %s (%s)", t.primary, t.old_state, t.new_state, t.reason)
+            else:
+                log(
+                    "replica %s of %s: %s -> %s (%s)",
+                    t.replica,
+                    t.primary,
+                    t.old_state,
+                    t.new_state,
+                    t.reason,
+                )
             for receiver, result in replica_state_changed.send_robust(
                 sender=HealthMonitor,
                 primary=t.primary,
