@@ -11,7 +11,7 @@ import pytest
 from django.db import connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.test import override_settings
-from django.urls import path
+from django.urls import include, path
 
 from django_dbopt.routing import counters
 from django_dbopt.routing.health import monitor
@@ -121,4 +121,5 @@ def read_view(request: HttpRequest, email: str) -> JsonResponse:
 urlpatterns = [
     path("write/<str:email>/", write_view),
     path("read/<str:email>/", read_view),
+    path("", include("example_project.urls")),
 ]
