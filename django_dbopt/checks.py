@@ -46,3 +46,45 @@ def check_installed(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
             )
         )
     return messages
+
+
+# -- routing (django_dbopt.E020-E029 / W020-W029) ------------------------------------------
+_ROUTER = "django_dbopt.routing.ReplicaRouter"
+_RYW_MIDDLEWARE = "django_dbopt.routing.ReadYourWritesMiddleware"
+
+
+@register(Tags.compatibility)
+def check_routing(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    user = getattr(settings, SETTING_NAME, {})
+    routing = user.get("ROUTING") if isinstance(user, dict) else None
+    replicas = routing.get("REPLICAS") if isinstance(routing, dict) else None
+    if not isinstance(replicas, dict) or not replicas:
+        return []
+    messages: list[CheckMessage] = []
+    aliases = [
+        alias
+        for primary, members in replicas.items()
+        for alias in [primary, *(members if isinstance(members, dict) else {})]
+    ]
+    for alias in dict.fromkeys(aliases):
+        engine = settings.DATABASES.get(alias, {}).get("ENGINE", "")
+        if alias in settings.DATABASES and not engine.endswith("postgresql"):
+            messages.append(
+                Error(
+                    f"{SETTING_NAME}['ROUTING']['REPLICAS'] names {alias!r}, whose ENGINE "
+                    f"is {engine!r}; replica routing needs PostgreSQL streaming replication.",
+                    hint="Use django.db.backends.postgresql for primaries and replicas, or "
+                    "remove the alias from ROUTING.REPLICAS.",
+                    id="django_dbopt.E020",
+                )
+            )
+    if _ROUTER in settings.DATABASE_ROUTERS and _RYW_MIDDLEWARE not in settings.MIDDLEWARE:
+        messages.append(
+            Warning(
+                "ReplicaRouter is on but ReadYourWritesMiddleware is not in MIDDLEWARE: a "
+                "client's next request may read a replica that has not replayed its write.",
+                hint=f"Add {_RYW_MIDDLEWARE!r} to MIDDLEWARE.",
+                id="django_dbopt.W020",
+            )
+        )
+    return messages

@@ -53,6 +53,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # read-your-writes for the replica router (a no-op without replicas)
+    "django_dbopt.routing.ReadYourWritesMiddleware",
 ]
 
 ROOT_URLCONF = "example_project.urls"
@@ -85,6 +87,9 @@ for _number, _url in enumerate(env.list("REPLICA_URLS", default=[]), start=1):
     DATABASES[f"replica{_number}"] = environ.Env.db_url_config(_url)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Reads go to the replicas (when there are any), writes and transactions to default.
+DATABASE_ROUTERS = ["django_dbopt.routing.ReplicaRouter"]
 
 # --- Cache ---------------------------------------------------------------------------
 # Redis when REDIS_URL is set (needed for cross-process invalidation and cached
@@ -123,6 +128,9 @@ AUTH_PASSWORD_VALIDATORS = [
 # --- django_dbopt --------------------------------------------------------------------
 # All django_dbopt settings go in this one dict; see docs/ for the reference.
 DBOPT: dict[str, Any] = {}
+_replicas = [alias for alias in DATABASES if alias.startswith("replica")]
+if _replicas:
+    DBOPT["ROUTING"] = {"REPLICAS": {"default": dict.fromkeys(_replicas, 1)}}
 
 # --- Internationalization and static files -------------------------------------------
 LANGUAGE_CODE = "en-us"
