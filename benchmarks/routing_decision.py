@@ -88,6 +88,9 @@ def run(services: object) -> None:
             app_label = "django_dbopt"
             db_table = "bench_routing_item"
 
+        def __str__(self) -> str:
+            return self.name
+
     with connection.schema_editor() as editor:
         editor.execute("DROP TABLE IF EXISTS bench_routing_item")
         editor.create_model(Item)
@@ -125,7 +128,7 @@ def run(services: object) -> None:
         ("none", no_router, None),
         ("none-replica", no_router, "replica"),
     ]
-    for name, routers, using in variants:  # warm connections and caches
+    for _name, routers, using in variants:  # warm connections and caches
         router.routers = routers  # type: ignore[misc]
         request(using)
     for _ in range(ROUNDS):
@@ -141,19 +144,25 @@ def run(services: object) -> None:
         editor.execute("DROP TABLE IF EXISTS bench_routing_item")
 
     median = {k: statistics.median(v) * 1e3 for k, v in timings.items()}
-    print(f"router decision, one routing scope (pinned replica): {scoped_us:.2f} us per query")
-    print(f"router decision, no scope (weighted choice each time): {unscoped_us:.2f} us per query")
-    print(f"Django with no router installed, same call:           {baseline_us:.2f} us per query")
-    print(f"router cost per decision over Django's own:           {scoped_us - baseline_us:.2f} us")
-    print(f"target: <= 10 us per decision -> {'met' if scoped_us <= 10 else 'NOT met'}")
-    print()
-    print(f"request of {READS} reads by pk, median of {ROUNDS} rounds (interleaved):")
-    print(f"  through the router (standby):         {median['router']:.3f} ms")
-    print(f"  no router (primary):                  {median['none']:.3f} ms")
-    print(f"  no router, .using('replica'):         {median['none-replica']:.3f} ms")
-    print(f"  ratio router / no router:             {median['router'] / median['none']:.3f}x")
-    print(f"  ratio router / no router same server: {median['router'] / median['none-replica']:.3f}x")
-    print(f"  reads the router sent to the standby: {served}")
+    rows = [
+        ("router decision, one routing scope (pinned replica)", f"{scoped_us:.2f} us/query"),
+        ("router decision, no scope (weighted choice)", f"{unscoped_us:.2f} us/query"),
+        ("Django with no router installed, same call", f"{baseline_us:.2f} us/query"),
+        ("router cost per decision over Django's own", f"{scoped_us - baseline_us:.2f} us"),
+        ("target <= 10 us per decision", "met" if scoped_us <= 10 else "NOT met"),
+        (f"request of {READS} pk reads, median of {ROUNDS} interleaved rounds", ""),
+        ("  through the router (standby)", f"{median['router']:.3f} ms"),
+        ("  no router (primary)", f"{median['none']:.3f} ms"),
+        ("  no router, .using('replica') (same standby)", f"{median['none-replica']:.3f} ms"),
+        ("  ratio router / no router", f"{median['router'] / median['none']:.3f}x"),
+        (
+            "  ratio router / no router, same server",
+            f"{median['router'] / median['none-replica']:.3f}x",
+        ),
+        ("reads the router sent to the standby (all phases)", str(served)),
+    ]
+    for label, value in rows:
+        print(f"{label:<58} {value}")
 
 
 if __name__ == "__main__":

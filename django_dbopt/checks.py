@@ -67,7 +67,7 @@ def check_routing(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
         for alias in [primary, *(members if isinstance(members, dict) else {})]
     ]
     for alias in dict.fromkeys(aliases):
-        engine = settings.DATABASES.get(alias, {}).get("ENGINE", "")
+        engine = str(settings.DATABASES.get(alias, {}).get("ENGINE", ""))
         if alias in settings.DATABASES and not engine.endswith("postgresql"):
             messages.append(
                 Error(

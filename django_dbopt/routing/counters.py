@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 #: every reason a read decision can give, in display order
@@ -19,11 +20,15 @@ REASONS = (
 
 _lock = threading.Lock()
 _counts: dict[str, int] = dict.fromkeys(REASONS, 0)
+_reads: dict[str, int] = {}
 
 
-def add(reason: str) -> None:
+def add(reason: str, replica: str | None = None) -> None:
+    """Count one decision; ``replica``: the replica alias it chose, if any."""
     with _lock:
         _counts[reason] += 1
+        if replica is not None:
+            _reads[replica] = _reads.get(replica, 0) + 1
 
 
 def snapshot() -> dict[str, int]:
@@ -31,7 +36,17 @@ def snapshot() -> dict[str, int]:
         return dict(_counts)
 
 
+def reads() -> dict[str, int]:
+    """Read decisions that chose each replica alias."""
+    with _lock:
+        return dict(_reads)
+
+
 def clear() -> None:
     with _lock:
         for reason in _counts:
             _counts[reason] = 0
+        _reads.clear()
+
+
+os.register_at_fork(after_in_child=clear)  # a child process counts its own decisions

@@ -165,7 +165,12 @@ class HealthMonitor:
             self._prober.close(alias)
         for alias, (primary, weight) in wanted.items():
             current = self._replicas.get(alias)
-            if current is None or current.primary != primary:
+            if (
+                current is None
+                or current.primary != primary
+                or current.breaker.failures != config.breaker_failures
+                or current.breaker.reset_after != config.breaker_reset_s
+            ):
                 self._replicas[alias] = ReplicaHealth(
                     alias,
                     primary,
@@ -219,11 +224,6 @@ class HealthMonitor:
         replica = self._replicas.get(alias)
         if replica is not None and (replica.replay_lsn or 0) < lsn:
             replica.replay_lsn = lsn
-
-    def count_read(self, alias: str) -> None:
-        replica = self._replicas.get(alias)
-        if replica is not None:
-            replica.reads += 1  # approximate under free-threading; exact with the GIL
 
     # -- reading -------------------------------------------------------------------------
     def identities(self) -> dict[str, Any]:

@@ -105,8 +105,7 @@ def decide(table: ClusterTable, primary: str) -> str:
         if _connectable(candidate.alias):
             if scope is not None:
                 scope.pinned[primary] = candidate.alias
-            counters.add("replica")
-            monitor.count_read(candidate.alias)
+            counters.add("replica", candidate.alias)
             return candidate.alias
         table = monitor.tables.get(primary, table)
     return _fallback(table, primary, max_lag, required)
@@ -144,8 +143,7 @@ def _fallback(
         limit = config.max_staleness_s if max_lag is None else min(max_lag, config.max_staleness_s)
         for c in table.stale:
             if c.lag_s <= limit and _connectable(c.alias):
-                counters.add("stale-replica")
-                monitor.count_read(c.alias)
+                counters.add("stale-replica", c.alias)
                 return c.alias
     return _primary(primary, "breaker-open" if table.breakers_open else "no-fit-replica")
 

@@ -87,7 +87,6 @@ class ReplicaHealth:
     lag_bytes: int | None = None
     replay_lsn: int | None = None
     good_probes: int = 0
-    reads: int = 0
     last_error: str | None = None
     probed_at: float | None = None  # wall clock
 

@@ -70,6 +70,7 @@ def status(refresh: bool = False) -> RoutingStatus:
     if refresh:
         monitor.probe_round()
     replicas, primaries = monitor.snapshot()
+    reads = counters.reads()
     return RoutingStatus(
         primaries=[
             PrimaryStatus(
@@ -96,7 +97,7 @@ def status(refresh: bool = False) -> RoutingStatus:
                 replay_lsn=format_lsn(r.replay_lsn) if r.replay_lsn is not None else None,
                 breaker=r.breaker.state,
                 weight=r.weight,
-                reads=r.reads,
+                reads=reads.get(r.alias, 0),
                 good_probes=r.good_probes,
                 last_error=r.last_error,
                 probed_at=r.probed_at,
