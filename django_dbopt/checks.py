@@ -78,7 +78,24 @@ def check_routing(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
                     id="django_dbopt.E020",
                 )
             )
-    if _ROUTER in settings.DATABASE_ROUTERS and _RYW_MIDDLEWARE not in settings.MIDDLEWARE:
+    middleware = list(settings.MIDDLEWARE)
+    session = "django.contrib.sessions.middleware.SessionMiddleware"
+    if (
+        _RYW_MIDDLEWARE in middleware
+        and session in middleware
+        and middleware.index(_RYW_MIDDLEWARE) > middleware.index(session)
+    ):
+        messages.append(
+            Warning(
+                "ReadYourWritesMiddleware comes after SessionMiddleware: a session saved "
+                "while the response goes out is written outside the request's routing "
+                "scope, so the next request may read the session from a replica that has "
+                "not replayed it yet (and miss what the view put in it).",
+                hint="Move ReadYourWritesMiddleware above SessionMiddleware in MIDDLEWARE.",
+                id="django_dbopt.W021",
+            )
+        )
+    if _ROUTER in settings.DATABASE_ROUTERS and _RYW_MIDDLEWARE not in middleware:
         messages.append(
             Warning(
                 "ReplicaRouter is on but ReadYourWritesMiddleware is not in MIDDLEWARE: a "

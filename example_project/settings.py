@@ -47,14 +47,15 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # read-your-writes for the replica router, above SessionMiddleware so that session
+    # saves are tracked too (a no-op without replicas)
+    "django_dbopt.routing.ReadYourWritesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # read-your-writes for the replica router (a no-op without replicas)
-    "django_dbopt.routing.ReadYourWritesMiddleware",
 ]
 
 ROOT_URLCONF = "example_project.urls"

@@ -118,7 +118,18 @@ def read_view(request: HttpRequest, email: str) -> JsonResponse:
     return JsonResponse({"alias": queryset.db, "found": queryset.exists()})
 
 
+def session_set_view(request: HttpRequest, value: str) -> HttpResponse:
+    request.session["value"] = value  # saved by SessionMiddleware on the way out
+    return HttpResponse("set")
+
+
+def session_get_view(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"value": request.session.get("value")})
+
+
 urlpatterns = [
+    path("session/set/<str:value>/", session_set_view),
+    path("session/get/", session_get_view),
     path("write/<str:email>/", write_view),
     path("read/<str:email>/", read_view),
     path("", include("example_project.urls")),

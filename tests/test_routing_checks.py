@@ -47,3 +47,16 @@ def test_router_without_the_middleware_warns() -> None:
     assert "django_dbopt.W020" in _ids()
     (message,) = [m for m in check_routing() if m.id == "django_dbopt.W020"]
     assert "ReadYourWritesMiddleware" in (message.hint or "")
+
+
+@override_settings(
+    DBOPT={"ROUTING": {"REPLICAS": {"default": {"replica": 1}}}},
+    DATABASE_ROUTERS=ROUTER,
+)
+def test_the_middleware_must_wrap_the_session_middleware() -> None:
+    session = "django.contrib.sessions.middleware.SessionMiddleware"
+    with override_settings(MIDDLEWARE=[session, *MIDDLEWARE]):
+        assert "django_dbopt.W021" in _ids()
+    with override_settings(MIDDLEWARE=[*MIDDLEWARE, session]):
+        assert "django_dbopt.W021" not in _ids()
+        assert "django_dbopt.W020" not in _ids()

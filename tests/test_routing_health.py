@@ -59,16 +59,30 @@ def test_probe_reads_role_lag_and_cluster_identity(services: Services) -> None:
     assert report.as_dict()["replicas"][0]["alias"] == "replica"
 
 
-@pytest.mark.usefixtures("router_on")
 def test_idle_primary_is_not_mistaken_for_lag(services: Services) -> None:
-    """After a quiet spell the last replayed commit is old, but nothing is behind."""
-    User.objects.create_user(email="before-quiet@example.com", password="x")
-    services.wait_for_replica()
-    time.sleep(1.2)
-    monitor.probe_round()
-    (replica,) = status().replicas
-    assert replica.lag_s == 0.0
-    assert replica.state == "healthy"
+    """After a quiet spell the last replayed commit is old; the first new write must not
+    make the replica look that far behind (the timestamp-only estimate would)."""
+    with routed(max_lag_s=1.0):
+        User.objects.create_user(email="before-quiet@example.com", password="x")
+        services.wait_for_replica()
+        monitor.ensure_started()
+        with services.replay_paused():
+            time.sleep(1.5)  # the primary is idle
+            monitor.probe_round()
+            assert replica_state() == "healthy"
+            User.objects.create_user(email="after-quiet@example.com", password="x")
+            monitor.probe_round()
+            with services.connect("replica") as conn:
+                (age,) = conn.execute(
+                    "SELECT EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())"
+                ).fetchone()
+            (replica,) = status().replicas
+        assert float(age) > 1.5  # what a timestamp-only estimate would call the lag
+        assert replica.lag_bytes is not None
+        assert replica.lag_bytes > 0
+        assert replica.lag_s is not None
+        assert replica.lag_s < 1.0
+        assert replica.state == "healthy"
 
 
 def test_lag_past_the_limit_takes_the_replica_out_and_back(

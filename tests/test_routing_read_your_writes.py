@@ -144,3 +144,21 @@ def test_async_client_carries_the_cookie_too(services: Services) -> None:
         mine, theirs = async_to_sync(requests)()
     assert mine == {"alias": "default", "found": True}
     assert theirs == {"alias": "replica", "found": False}
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["above-sessions", "below-sessions"])
+def test_session_saved_on_the_way_out_is_read_back(services: Services, first: bool) -> None:
+    """The session row is written after the view; only an outer middleware tracks it."""
+    from django.test import override_settings
+
+    services.wait_for_replica()
+    monitor.probe_round()
+    ours = "django_dbopt.routing.ReadYourWritesMiddleware"
+    others = [m for m in settings.MIDDLEWARE if m != ours]
+    middleware = [others[0], ours, *others[1:]] if first else [*others, ours]
+    client = Client()
+    with override_settings(MIDDLEWARE=middleware), services.replay_paused():
+        assert client.get("/session/set/blue/").status_code == 200
+        value = client.get("/session/get/").json()["value"]
+    # below SessionMiddleware (check W021) the session was read from the lagging replica
+    assert value == ("blue" if first else None)

@@ -71,9 +71,9 @@ class HealthMonitor:
             config = get_config().routing
             self._sync_members(config)
             self._publish(config)
-            self._stop.clear()
+            self._stop = threading.Event()  # a thread of its own: an old one may linger
             self._thread = threading.Thread(
-                target=self._run, name="dbopt-replica-probe", daemon=True
+                target=self._run, args=(self._stop,), name="dbopt-replica-probe", daemon=True
             )
             self.running = True
             self._thread.start()
@@ -96,8 +96,8 @@ class HealthMonitor:
             self._primaries.clear()
             self.tables = {}
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
+    def _run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
             interval = 2.0
             try:
                 config = get_config().routing
@@ -107,6 +107,8 @@ class HealthMonitor:
                 logger.error("replica probes paused: %s", e)
             except Exception:  # the probe thread must outlive any bug: log it and go on
                 logger.exception("replica probe round failed")
+            if stop.is_set():
+                break
             self._wake.wait(interval * random.uniform(0.8, 1.2))  # noqa: S311
             self._wake.clear()
 
@@ -134,8 +136,10 @@ class HealthMonitor:
         try:
             sample = self._prober.primary(primary.alias, config.probe_timeout_s)
         except psycopg.Error as e:
-            return primary.failed(str(e).strip())
-        return primary.observe(sample)
+            with self._lock:
+                return primary.failed(first_line(e))
+        with self._lock:
+            return primary.observe(sample)
 
     def _probe_replica(self, replica: ReplicaHealth, config: RoutingSettings) -> list[Transition]:
         if not replica.breaker.allow():
@@ -144,11 +148,13 @@ class HealthMonitor:
             sample: ReplicaSample = self._prober.replica(replica.alias, config.probe_timeout_s)
         except psycopg.Error as e:
             replica.breaker.failure()
-            return replica.failed(str(e).strip().splitlines()[0] if str(e).strip() else "error")
+            with self._lock:
+                return replica.failed(first_line(e))
         replica.breaker.success()
-        primary = self._primaries.get(replica.primary)
-        lag_s, lag_bytes = replica_lag(primary, sample)
-        return replica.observe(sample, primary, lag_s, lag_bytes, config)
+        with self._lock:  # request threads report failures on the same objects
+            primary = self._primaries.get(replica.primary)
+            lag_s, lag_bytes = replica_lag(primary, sample)
+            return replica.observe(sample, primary, lag_s, lag_bytes, config)
 
     # -- membership ----------------------------------------------------------------------
     def _sync_members(self, config: RoutingSettings) -> list[Transition]:
@@ -221,9 +227,10 @@ class HealthMonitor:
 
     def note_replayed(self, alias: str, lsn: int) -> None:
         """A direct check saw ``alias`` replayed up to ``lsn`` (kept until the next probe)."""
-        replica = self._replicas.get(alias)
-        if replica is not None and (replica.replay_lsn or 0) < lsn:
-            replica.replay_lsn = lsn
+        with self._lock:
+            replica = self._replicas.get(alias)
+            if replica is not None and (replica.replay_lsn or 0) < lsn:
+                replica.replay_lsn = lsn
 
     # -- reading -------------------------------------------------------------------------
     def identities(self) -> dict[str, Any]:
@@ -261,6 +268,11 @@ class HealthMonitor:
             ):
                 if isinstance(result, Exception):
                     logger.error("replica_state_changed receiver %r raised %r", receiver, result)
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 #: this process's monitor

@@ -19,7 +19,7 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.models import Model
 
 from django_dbopt.routing import counters
-from django_dbopt.routing.health import monitor
+from django_dbopt.routing.health import first_line, monitor
 from django_dbopt.routing.scope import Scope, current_override, current_scope
 from django_dbopt.routing.states import Candidate, ClusterTable
 from django_dbopt.routing.tokens import Position, parse_lsn
@@ -165,7 +165,7 @@ def _has_replayed(scope: Scope | None, candidate: Candidate, required: Position)
             cursor.execute("SELECT pg_last_wal_replay_lsn()::text")
             row = cursor.fetchone()
     except DatabaseError as e:
-        monitor.report_failure(candidate.alias, str(e).strip() or type(e).__name__)
+        monitor.report_failure(candidate.alias, first_line(e))
         return False
     replayed = parse_lsn(row[0]) if row and row[0] else 0
     monitor.note_replayed(candidate.alias, replayed)
@@ -186,6 +186,6 @@ def _connectable(alias: str) -> bool:
         return True  # async context: the ORM connects in its own thread later
     except DatabaseError as e:
         logger.warning("replica %s refused a connection; reading from its primary", alias)
-        monitor.report_failure(alias, str(e).strip().splitlines()[0] if str(e) else "error")
+        monitor.report_failure(alias, first_line(e))
         return False
     return True

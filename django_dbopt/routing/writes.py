@@ -23,7 +23,7 @@ from django.db.backends.signals import connection_created
 
 from django_dbopt.conf import RoutingSettings, get_config
 from django_dbopt.routing import counters
-from django_dbopt.routing.health import monitor
+from django_dbopt.routing.health import first_line, monitor
 from django_dbopt.routing.scope import Scope, current_scope
 from django_dbopt.routing.tokens import UNREACHABLE_LSN, Position, parse_lsn
 from django_dbopt.sqlkind import statement_kind
@@ -91,7 +91,7 @@ def _on_replica(
     except (OperationalError, InterfaceError) as e:
         if conn.in_atomic_block or many or statement_kind(sql) != "read":
             raise
-        monitor.report_failure(conn.alias, str(e).strip().splitlines()[0] if str(e) else "error")
+        monitor.report_failure(conn.alias, first_line(e))
         logger.warning("a read failed on replica %s; running it on %s", conn.alias, primary)
         counters.add("replica-failed")
         conn.close()  # broken; the next read on this thread reconnects once it is back
