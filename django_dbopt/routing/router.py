@@ -49,15 +49,12 @@ class ReplicaRouter:
 
     def db_for_read(self, model: type[Model], **hints: Any) -> str | None:
         primary = self.primary_for(model, hints)
+        if not monitor.running:
+            if not _configured(primary):
+                return None
+            monitor.ensure_started()  # the first read of this process starts the probes
         table = monitor.tables.get(primary)
-        if table is None:
-            if monitor.running or not _configured(primary):
-                return None
-            monitor.ensure_started()
-            table = monitor.tables.get(primary)
-            if table is None:
-                return None
-        return decide(table, primary)
+        return None if table is None else decide(table, primary)
 
     def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool | None:
         db1, db2 = obj1._state.db, obj2._state.db
