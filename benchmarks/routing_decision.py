@@ -28,7 +28,7 @@ from django.conf import settings
 from tests.services import start_services
 
 DECISIONS = 100_000
-ROUNDS = 40
+ROUNDS = 100
 READS = 20
 
 

@@ -242,3 +242,24 @@ def test_probes_start_lazily_on_the_first_read(services: Services) -> None:
         assert monitor.running
         wait_for(lambda: replica_state() == "healthy", 10, "the first probes")
         assert User.objects.all().db == "replica"
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # fork() in a threaded process
+def test_a_forked_child_starts_afresh_and_leaves_the_parent_probes_alone(
+    services: Services,
+) -> None:
+    import gc
+    import os
+
+    with routed():
+        monitor.ensure_started()
+        monitor.probe_round()
+        assert replica_state() == "healthy"
+        pid = os.fork()
+        if pid == 0:  # the child: no thread, no state, and it must not end the parent's
+            gc.collect()  # sessions when the inherited objects are collected
+            os._exit(0 if not monitor.running and not monitor.tables else 1)
+        _, code = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(code) == 0
+        monitor.probe_round()
+        assert replica_state() == "healthy"  # the parent's probe connection still works

@@ -43,6 +43,8 @@ logger = logging.getLogger("django_dbopt.routing")
 class HealthMonitor:
     def __init__(self) -> None:
         self._setup()
+        # A forked child starts with no thread and no state. (psycopg never closes a
+        # connection inherited from the parent, so the parent's probes are unaffected.)
         os.register_at_fork(after_in_child=self._setup)
 
     def _setup(self) -> None:
