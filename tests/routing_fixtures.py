@@ -118,6 +118,12 @@ def read_view(request: HttpRequest, email: str) -> JsonResponse:
     return JsonResponse({"alias": queryset.db, "found": queryset.exists()})
 
 
+async def async_read_view(request: HttpRequest, email: str) -> JsonResponse:
+    queryset = User.objects.filter(email=email)
+    found = await queryset.aexists()
+    return JsonResponse({"alias": queryset.db, "found": found})
+
+
 def session_set_view(request: HttpRequest, value: str) -> HttpResponse:
     request.session["value"] = value  # saved by SessionMiddleware on the way out
     return HttpResponse("set")
@@ -132,5 +138,6 @@ urlpatterns = [
     path("session/get/", session_get_view),
     path("write/<str:email>/", write_view),
     path("read/<str:email>/", read_view),
+    path("async-read/<str:email>/", async_read_view),
     path("", include("example_project.urls")),
 ]

@@ -136,8 +136,8 @@ def test_async_client_carries_the_cookie_too(services: Services) -> None:
     async def requests() -> tuple[dict[str, object], dict[str, object]]:
         response = await writer.post("/write/async@example.com/")
         assert COOKIE in response.cookies
-        mine = (await writer.get("/read/async@example.com/")).json()
-        theirs = (await other.get("/read/async@example.com/")).json()
+        mine = (await writer.get("/async-read/async@example.com/")).json()
+        theirs = (await other.get("/async-read/async@example.com/")).json()
         return mine, theirs
 
     with services.replay_paused():

@@ -161,6 +161,8 @@ def _has_replayed(scope: Scope | None, candidate: Candidate, required: Position)
         with connections[candidate.alias].cursor() as cursor:
             cursor.execute("SELECT pg_last_wal_replay_lsn()::text")
             row = cursor.fetchone()
+    except SynchronousOnlyOperation:
+        return False  # called from async code: not checkable here, so read the primary
     except DatabaseError as e:
         monitor.report_failure(candidate.alias, first_line(e))
         return False
