@@ -123,3 +123,17 @@ def test_migrations_only_on_primaries_and_relations_within_a_cluster() -> None:
     assert router.allow_migrate("o1", "demo", model_name="user") is False
     assert router.allow_migrate("default", "demo") is None  # Django's default: allowed
     assert router.allow_migrate("other", "demo") is None
+
+
+def test_a_required_position_prefers_replicas_that_replayed_it() -> None:
+    from django_dbopt.routing.tokens import Position
+
+    fit = (Candidate("behind", 100.0, 0.0, 10), Candidate("ahead", 1.0, 0.0, 50))
+    table = ClusterTable("default", fit, 101.0)
+    required = Position(40, "1", 1)
+    picks = {_choose(table, None, "default", None, required).alias for _ in range(50)}  # type: ignore[union-attr]
+    assert picks == {"ahead"}
+    scope = Scope(pinned={"default": "behind"})
+    assert _choose(table, scope, "default", None, required).alias == "ahead"  # type: ignore[union-attr]
+    # nobody has it (per the probes): still a choice, for the direct check
+    assert _choose(table, None, "default", None, Position(99, "1", 1)) is not None

@@ -23,7 +23,7 @@ from django_dbopt.routing.health import first_line, monitor
 from django_dbopt.routing.scope import Scope, current_override, current_scope
 from django_dbopt.routing.states import Candidate, ClusterTable
 from django_dbopt.routing.tokens import Position, parse_lsn
-from django_dbopt.topology import primary_of
+from django_dbopt.topology import primary_of, replicas_of
 
 logger = logging.getLogger("django_dbopt.routing")
 
@@ -74,8 +74,6 @@ class ReplicaRouter:
 
 
 def _configured(primary: str) -> bool:
-    from django_dbopt.topology import replicas_of
-
     return bool(replicas_of(primary))
 
 
@@ -94,7 +92,7 @@ def decide(table: ClusterTable, primary: str) -> str:
             return _primary(primary, "primary-after-write")
         required = scope.required.get(primary)
     for _attempt in range(len(table.fit) + 1):
-        candidate = _choose(table, scope, primary, max_lag)
+        candidate = _choose(table, scope, primary, max_lag, required)
         if candidate is None:
             break
         if required is not None and not _has_replayed(scope, candidate, required):
@@ -109,13 +107,24 @@ def decide(table: ClusterTable, primary: str) -> str:
 
 
 def _choose(
-    table: ClusterTable, scope: Scope | None, primary: str, max_lag: float | None
+    table: ClusterTable,
+    scope: Scope | None,
+    primary: str,
+    max_lag: float | None,
+    required: Position | None = None,
 ) -> Candidate | None:
+    """A replica by weight (the scope's pinned one if it qualifies).
+
+    With a required position, replicas whose last probe shows it replayed are preferred;
+    if none does, one is still chosen, for a direct check.
+    """
     fit = table.fit
     if max_lag is not None:  # use_replica(max_lag=...): may accept a lagging replica too
         fit = tuple(c for c in (*table.fit, *table.stale) if c.lag_s <= max_lag)
     if not fit:
         return None
+    if required is not None:
+        fit = tuple(c for c in fit if c.replay_lsn >= required.lsn) or fit
     pinned = scope.pinned.get(primary) if scope is not None else None
     if pinned is not None:
         for c in fit:
