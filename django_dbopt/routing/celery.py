@@ -46,7 +46,7 @@ def on_prerun(task_id: str | None = None, task: Any = None, **kwargs: Any) -> No
         config = get_config().routing
         positions = tokens.valid_positions(
             tokens.loads(value, config.cookie_max_age_s),
-            monitor.identities(),
+            monitor.identities,
             set(config.replicas),
         )
         for primary, position in positions.items():

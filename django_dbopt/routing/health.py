@@ -35,6 +35,7 @@ from django_dbopt.routing.states import (
     build_table,
     replica_lag,
 )
+from django_dbopt.routing.tokens import Identity
 from django_dbopt.signals import replica_state_changed
 
 logger = logging.getLogger("django_dbopt.routing")
@@ -58,6 +59,10 @@ class HealthMonitor:
         self._wake = threading.Event()
         #: primary alias -> what the router reads; replaced whole, never mutated
         self.tables: dict[str, ClusterTable] = {}
+        #: primary alias -> its cluster identity, published with the tables
+        self.identities: dict[str, Identity] = {}
+        #: aliases removed from settings whose probe connection the probe thread closes
+        self._retired: set[str] = set()
         self.running = False
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -97,6 +102,7 @@ class HealthMonitor:
             self._replicas.clear()
             self._primaries.clear()
             self.tables = {}
+            self.identities = {}
 
     def _run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -124,8 +130,12 @@ class HealthMonitor:
     def _probe_round(self, config: RoutingSettings) -> None:
         with self._lock:
             transitions = self._sync_members(config)
+            in_use = set(self._replicas) | set(self._primaries)
+            retired, self._retired = self._retired - in_use, set()
             members = list(self._replicas.values())
             primaries = list(self._primaries.values())
+        for alias in retired:
+            self._prober.close(alias)
         for primary in primaries:
             transitions += self._probe_primary(primary, config)
         for replica in members:
@@ -170,7 +180,7 @@ class HealthMonitor:
         for alias in set(self._replicas) - set(wanted):
             gone = self._replicas.pop(alias)
             transitions.append(Transition(gone.primary, alias, gone.state, "removed", "settings"))
-            self._prober.close(alias)
+            self._retired.add(alias)
         for alias, (primary, weight) in wanted.items():
             current = self._replicas.get(alias)
             if (
@@ -189,6 +199,7 @@ class HealthMonitor:
                 current.weight = weight
         for alias in set(self._primaries) - set(config.replicas):
             del self._primaries[alias]
+            self._retired.add(alias)
         for alias in config.replicas:
             self._primaries.setdefault(alias, PrimaryHealth(alias))
         return transitions
@@ -206,6 +217,9 @@ class HealthMonitor:
         self._wake.set()
 
     def _publish(self, config: RoutingSettings) -> None:
+        self.identities = {
+            alias: p.identity for alias, p in self._primaries.items() if p.identity is not None
+        }
         self.tables = {
             primary: build_table(
                 primary,
@@ -235,9 +249,6 @@ class HealthMonitor:
                 replica.replay_lsn = lsn
 
     # -- reading -------------------------------------------------------------------------
-    def identities(self) -> dict[str, Any]:
-        return {a: p.identity for a, p in self._primaries.items() if p.identity is not None}
-
     def snapshot(self) -> tuple[list[ReplicaHealth], list[PrimaryHealth]]:
         with self._lock:
             return (

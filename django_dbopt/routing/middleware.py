@@ -63,7 +63,7 @@ def scope_for(request: HttpRequest) -> Scope:
     if value:
         positions = tokens.valid_positions(
             tokens.loads(value, config.cookie_max_age_s),
-            monitor.identities(),
+            monitor.identities,
             set(config.replicas),
         )
         for primary, position in positions.items():
