@@ -158,6 +158,9 @@ def test_standby_stopped_mid_run_no_read_fails_and_it_comes_back(
             assert replica_state() == "down"
             assert served[-1] == "default"
             wait_for(lambda: status().replicas[0].breaker != "closed", 5, "the breaker to open")
+            before = counters.snapshot()["breaker-open"]
+            assert User.objects.filter(email="always@example.com").db == "default"
+            assert counters.snapshot()["breaker-open"] == before + 1
         finally:
             services.start_standby()
         wait_for(lambda: replica_state() == "healthy", 20, "the replica to return")

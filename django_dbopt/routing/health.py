@@ -26,6 +26,7 @@ from django.core.signals import setting_changed
 
 from django_dbopt.breaker import CircuitBreaker
 from django_dbopt.conf import RoutingSettings, get_config
+from django_dbopt.routing.events import announce, first_line
 from django_dbopt.routing.probe import Prober, ReplicaSample
 from django_dbopt.routing.states import (
     ClusterTable,
@@ -36,7 +37,6 @@ from django_dbopt.routing.states import (
     replica_lag,
 )
 from django_dbopt.routing.tokens import Identity
-from django_dbopt.signals import replica_state_changed
 
 logger = logging.getLogger("django_dbopt.routing")
 
@@ -142,7 +142,7 @@ class HealthMonitor:
             transitions += self._probe_replica(replica, config)
         with self._lock:
             self._publish(config)
-        self._announce(transitions)
+        announce(transitions, sender=HealthMonitor)
 
     def _probe_primary(self, primary: PrimaryHealth, config: RoutingSettings) -> list[Transition]:
         try:
@@ -213,7 +213,7 @@ class HealthMonitor:
         with self._lock:
             transitions = self._sync_members(config)
             self._publish(config)
-        self._announce(transitions)
+        announce(transitions, sender=HealthMonitor)
         self._wake.set()
 
     def _publish(self, config: RoutingSettings) -> None:
@@ -239,7 +239,7 @@ class HealthMonitor:
             replica.breaker.failure()
             transitions = replica.failed(error)
             self._publish(get_config().routing)
-        self._announce(transitions)
+        announce(transitions, sender=HealthMonitor)
 
     def note_replayed(self, alias: str, lsn: int) -> None:
         """A direct check saw ``alias`` replayed up to ``lsn`` (kept until the next probe)."""
@@ -255,37 +255,6 @@ class HealthMonitor:
                 [r.copy() for r in self._replicas.values()],
                 [p.copy() for p in self._primaries.values()],
             )
-
-    def _announce(self, transitions: list[Transition]) -> None:
-        for t in transitions:
-            bad = ("down", "lagging", "promoted", "demoted", "unreachable")
-            log = logger.warning if t.new_state in bad else logger.info
-            if t.replica == t.primary:
-                log("primary %s: %s -> %s (%s)", t.primary, t.old_state, t.new_state, t.reason)
-            else:
-                log(
-                    "replica %s of %s: %s -> %s (%s)",
-                    t.replica,
-                    t.primary,
-                    t.old_state,
-                    t.new_state,
-                    t.reason,
-                )
-            for receiver, result in replica_state_changed.send_robust(
-                sender=HealthMonitor,
-                primary=t.primary,
-                replica=t.replica,
-                old_state=t.old_state,
-                new_state=t.new_state,
-                reason=t.reason,
-            ):
-                if isinstance(result, Exception):
-                    logger.error("replica_state_changed receiver %r raised %r", receiver, result)
-
-
-def first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 #: this process's monitor

@@ -19,7 +19,8 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.models import Model
 
 from django_dbopt.routing import counters
-from django_dbopt.routing.health import first_line, monitor
+from django_dbopt.routing.events import first_line
+from django_dbopt.routing.health import monitor
 from django_dbopt.routing.scope import Scope, current_override, current_scope
 from django_dbopt.routing.states import Candidate, ClusterTable
 from django_dbopt.routing.tokens import Position, parse_lsn

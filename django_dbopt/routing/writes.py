@@ -23,7 +23,8 @@ from django.db.backends.signals import connection_created
 
 from django_dbopt.conf import RoutingSettings, get_config
 from django_dbopt.routing import counters
-from django_dbopt.routing.health import first_line, monitor
+from django_dbopt.routing.events import first_line
+from django_dbopt.routing.health import monitor
 from django_dbopt.routing.scope import Scope, current_scope
 from django_dbopt.routing.tokens import UNREACHABLE_LSN, Position, parse_lsn
 from django_dbopt.sqlkind import statement_kind
