@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import importlib.util
+
 from django.apps import AppConfig
 
 
@@ -14,3 +16,12 @@ class DbOptConfig(AppConfig):
         from django_dbopt.pool import hooks as pool_hooks
 
         pool_hooks.install()  # request signals and the at-fork handler; no I/O
+
+        # routing: the execute wrapper on new connections; Celery task headers if present
+        from django_dbopt.routing.writes import connect_signals as connect_routing
+
+        connect_routing()
+        if importlib.util.find_spec("celery") is not None:
+            from django_dbopt.routing.celery import connect_signals as connect_routing_celery
+
+            connect_routing_celery()

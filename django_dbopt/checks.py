@@ -50,3 +50,62 @@ from django_dbopt.pool.checks import check_pool_settings, check_pools  # noqa: E
 
 register(check_pools, Tags.compatibility)
 register(check_pool_settings, Tags.compatibility)
+
+
+# -- routing (django_dbopt.E020-E029 / W020-W029) ------------------------------------------
+_ROUTER = "django_dbopt.routing.ReplicaRouter"
+_RYW_MIDDLEWARE = "django_dbopt.routing.ReadYourWritesMiddleware"
+
+
+@register(Tags.compatibility)
+def check_routing(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    user = getattr(settings, SETTING_NAME, {})
+    routing = user.get("ROUTING") if isinstance(user, dict) else None
+    replicas = routing.get("REPLICAS") if isinstance(routing, dict) else None
+    if not isinstance(replicas, dict) or not replicas:
+        return []
+    messages: list[CheckMessage] = []
+    aliases = [
+        alias
+        for primary, members in replicas.items()
+        for alias in [primary, *(members if isinstance(members, dict) else {})]
+    ]
+    for alias in dict.fromkeys(aliases):
+        engine = str(settings.DATABASES.get(alias, {}).get("ENGINE", ""))
+        if alias in settings.DATABASES and not engine.endswith("postgresql"):
+            messages.append(
+                Error(
+                    f"{SETTING_NAME}['ROUTING']['REPLICAS'] names {alias!r}, whose ENGINE "
+                    f"is {engine!r}; replica routing needs PostgreSQL streaming replication.",
+                    hint="Use django.db.backends.postgresql for primaries and replicas, or "
+                    "remove the alias from ROUTING.REPLICAS.",
+                    id="django_dbopt.E020",
+                )
+            )
+    middleware = list(settings.MIDDLEWARE)
+    session = "django.contrib.sessions.middleware.SessionMiddleware"
+    if (
+        _RYW_MIDDLEWARE in middleware
+        and session in middleware
+        and middleware.index(_RYW_MIDDLEWARE) > middleware.index(session)
+    ):
+        messages.append(
+            Warning(
+                "ReadYourWritesMiddleware comes after SessionMiddleware: a session saved "
+                "while the response goes out is written outside the request's routing "
+                "scope, so the next request may read the session from a replica that has "
+                "not replayed it yet (and miss what the view put in it).",
+                hint="Move ReadYourWritesMiddleware above SessionMiddleware in MIDDLEWARE.",
+                id="django_dbopt.W021",
+            )
+        )
+    if _ROUTER in settings.DATABASE_ROUTERS and _RYW_MIDDLEWARE not in middleware:
+        messages.append(
+            Warning(
+                "ReplicaRouter is on but ReadYourWritesMiddleware is not in MIDDLEWARE: a "
+                "client's next request may read a replica that has not replayed its write.",
+                hint=f"Add {_RYW_MIDDLEWARE!r} to MIDDLEWARE.",
+                id="django_dbopt.W020",
+            )
+        )
+    return messages

@@ -64,6 +64,7 @@ class RoutingSettings:
     probe_timeout_s: float = field(default=1.0, metadata={MIN: 0.01})
     failback_probes: int = field(default=3, metadata={MIN: 1})
     breaker_failures: int = field(default=3, metadata={MIN: 1})
+    breaker_reset_s: float = field(default=5.0, metadata={MIN: 0.05})
     no_fit_replica: Literal["primary", "least_lagged"] = "primary"
     max_staleness_s: float = field(default=30.0, metadata={MIN: 0})
     cookie_name: str = "dbopt_lsn"

@@ -47,6 +47,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # read-your-writes for the replica router, above SessionMiddleware so that session
+    # saves are tracked too (a no-op without replicas)
+    "django_dbopt.routing.ReadYourWritesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -94,6 +97,9 @@ for _db in DATABASES.values():
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Reads go to the replicas (when there are any), writes and transactions to default.
+DATABASE_ROUTERS = ["django_dbopt.routing.ReplicaRouter"]
+
 # --- Cache ---------------------------------------------------------------------------
 # Redis when REDIS_URL is set (needed for cross-process invalidation and cached
 # EXPLAIN plans); otherwise a per-process local-memory cache.
@@ -131,6 +137,9 @@ AUTH_PASSWORD_VALIDATORS = [
 # --- django_dbopt --------------------------------------------------------------------
 # All django_dbopt settings go in this one dict; see docs/ for the reference.
 DBOPT: dict[str, Any] = {}
+_replicas = [alias for alias in DATABASES if alias.startswith("replica")]
+if _replicas:
+    DBOPT["ROUTING"] = {"REPLICAS": {"default": dict.fromkeys(_replicas, 1)}}
 
 # --- Internationalization and static files -------------------------------------------
 LANGUAGE_CODE = "en-us"

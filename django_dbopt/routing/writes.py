@@ -1,0 +1,135 @@
+"""The routing execute wrapper (installed on ``connection_created``) and WAL positions.
+
+On a primary it notices writes: the scope's later reads go to the primary, and once the
+write is committed (at once in autocommit, else through ``transaction.on_commit``) the
+primary is marked *dirty* for the scope. ``flush_positions()`` then reads
+``pg_current_wal_lsn()`` on the primary, after the commits, once per scope and primary,
+when the position is about to be handed on (the response cookie, a Celery task header).
+
+On a replica it turns a failed read outside a transaction into a read on the primary and
+takes the replica out of rotation, so a replica that dies between two probes fails no
+read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
+
+from django_dbopt.conf import RoutingSettings, get_config
+from django_dbopt.routing import counters
+from django_dbopt.routing.events import first_line
+from django_dbopt.routing.health import monitor
+from django_dbopt.routing.scope import Scope, current_scope
+from django_dbopt.routing.tokens import UNREACHABLE_LSN, Position, parse_lsn
+from django_dbopt.sqlkind import statement_kind
+
+logger = logging.getLogger("django_dbopt.routing")
+
+_roles_cache: tuple[RoutingSettings | None, dict[str, str | None]] = (None, {})
+
+
+def _roles() -> dict[str, str | None]:
+    """alias -> its primary for replicas, None for primaries with replicas."""
+    global _roles_cache
+    config = get_config().routing
+    if _roles_cache[0] is not config:
+        roles: dict[str, str | None] = {}
+        for primary, members in config.replicas.items():
+            roles[primary] = None
+            roles.update(dict.fromkeys(members, primary))
+        _roles_cache = (config, roles)
+    return _roles_cache[1]
+
+
+class _MarkCommitted:
+    """``on_commit`` hook: the scope's transaction on ``primary`` committed."""
+
+    def __init__(self, scope: Scope, primary: str) -> None:
+        self.scope, self.primary = scope, primary
+
+    def __call__(self) -> None:
+        self.scope.dirty.add(self.primary)
+
+
+def routing_wrapper(
+    execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]
+) -> Any:
+    conn: BaseDatabaseWrapper = context["connection"]
+    roles = _roles()
+    if conn.alias not in roles:
+        return execute(sql, params, many, context)
+    primary = roles[conn.alias]
+    if primary is not None:
+        return _on_replica(execute, sql, params, many, context, conn, primary)
+    result = execute(sql, params, many, context)
+    scope = current_scope.get()
+    if scope is not None and statement_kind(sql) == "write":
+        scope.wrote.add(conn.alias)
+        if not conn.in_atomic_block:
+            scope.dirty.add(conn.alias)
+        elif not any(isinstance(entry[1], _MarkCommitted) for entry in conn.run_on_commit):
+            transaction.on_commit(_MarkCommitted(scope, conn.alias), using=conn.alias)
+    return result
+
+
+def _on_replica(
+    execute: Callable[..., Any],
+    sql: str,
+    params: Any,
+    many: bool,
+    context: dict[str, Any],
+    conn: BaseDatabaseWrapper,
+    primary: str,
+) -> Any:
+    try:
+        return execute(sql, params, many, context)
+    except (OperationalError, InterfaceError) as e:
+        if conn.in_atomic_block or many or statement_kind(sql) != "read":
+            raise
+        monitor.report_failure(conn.alias, first_line(e))
+        logger.warning("a read failed on replica %s; running it on %s", conn.alias, primary)
+        counters.add("replica-failed")
+        conn.close()  # broken; the next read on this thread reconnects once it is back
+        fresh = connections[primary].cursor()
+        fresh.execute(sql, params)
+        # The caller fetches from its own cursor wrapper: hand it the primary's cursor.
+        context["cursor"].cursor = fresh.cursor
+        return None
+
+
+_POSITION_SQL = (
+    "SELECT pg_current_wal_lsn()::text, pg_walfile_name(pg_current_wal_lsn()), "
+    "(SELECT system_identifier::text FROM pg_control_system())"
+)
+
+
+def flush_positions(scope: Scope) -> None:
+    """Record the WAL position of every primary this scope committed writes to."""
+    while scope.dirty:
+        primary = scope.dirty.pop()
+        try:
+            with connections[primary].cursor() as cursor:
+                cursor.execute(_POSITION_SQL)
+                lsn_text, walfile, system_id = cursor.fetchone()
+            position = Position(parse_lsn(lsn_text), system_id, int(walfile[:8], 16))
+            scope.record(primary, position)
+        except DatabaseError as e:
+            # Unknown position: no replica can satisfy it, so the client reads from the
+            # primary until the token expires (safe, and logged).
+            logger.warning("could not read %s's WAL position after a write: %s", primary, e)
+            scope.record(primary, Position(UNREACHABLE_LSN, None, None))
+
+
+def _install(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    if connection.vendor == "postgresql" and routing_wrapper not in connection.execute_wrappers:
+        connection.execute_wrappers.append(routing_wrapper)
+
+
+def connect_signals() -> None:
+    connection_created.connect(_install, dispatch_uid="django_dbopt.routing.writes")
