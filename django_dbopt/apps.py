@@ -11,3 +11,6 @@ class DbOptConfig(AppConfig):
     def ready(self) -> None:
         # Wiring only: no queries, no network.
         from django_dbopt import checks  # noqa: F401  (registers the system checks)
+        from django_dbopt.monitor import wiring as monitor_wiring
+
+        monitor_wiring.connect()
