@@ -6,4 +6,4 @@ The admin pages for non-model data hang off unmanaged placeholder models
 
 from __future__ import annotations
 
-from django_dbopt.monitor import models as monitor_models  # noqa: E402, F401
+from django_dbopt.monitor import models as monitor_models  # noqa: F401

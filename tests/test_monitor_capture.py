@@ -27,7 +27,8 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_monitor")]
 
 def stats_for(sql_fragment: str) -> Any:
     matches = [
-        s for s in merge_by(AGGREGATES.peek().items(), by_view=False).values()
+        s
+        for s in merge_by(AGGREGATES.peek().items(), by_view=False).values()
         if sql_fragment in s.fingerprint.sql
     ]
     assert len(matches) == 1, [s.fingerprint.sql for s in matches]
@@ -48,7 +49,11 @@ def test_orm_queries_are_aggregated_by_fingerprint_and_view() -> None:
         for user in users:
             User.objects.get(pk=user.pk)
     User.objects.filter(pk=users[0].pk).first()
-    rows = {(fp, view): s for (fp, view), s in AGGREGATES.peek().items() if "users" in s.fingerprint.sql}
+    rows = {
+        (fp, view): s
+        for (fp, view), s in AGGREGATES.peek().items()
+        if "users" in s.fingerprint.sql
+    }
     views = sorted(view for (_, view) in rows)
     assert views == ["-", "my-view"]
     in_view = next(s for (_, view), s in rows.items() if view == "my-view")
@@ -73,7 +78,10 @@ def test_percentiles_match_the_measured_durations_within_the_stated_error() -> N
     rng = random.Random(3)
     signals.slow_query.connect(receiver)
     try:
-        with override_settings(DBOPT=monitor_config(slow_query_ms=0)), connection.cursor() as cursor:
+        with (
+            override_settings(DBOPT=monitor_config(slow_query_ms=0)),
+            connection.cursor() as cursor,
+        ):
             logging.getLogger("django_dbopt.monitor").disabled = True
             for _ in range(200):
                 cursor.execute(sql, [rng.choice([0, 0, 0.0005, 0.001, 0.003, 0.008])])
@@ -182,7 +190,7 @@ def test_threads_have_their_own_scope() -> None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 'from main'")
     for (_, view), stats in AGGREGATES.peek().items():
-        if "SELECT ?" == stats.fingerprint.sql:
+        if stats.fingerprint.sql == "SELECT ?":
             names[view] = view
     assert set(names) == {"thread-view", "main-view"}
     assert all(c.alias in connections for c in connections.all(initialized_only=True))

@@ -17,7 +17,10 @@ from django_dbopt.monitor.fingerprint import fingerprint, normalize
         ('SAVEPOINT "s1403_x1"', 'SAVEPOINT "s99_x12"'),
         ('RELEASE SAVEPOINT "s1_x1"', 'RELEASE SAVEPOINT "s2_x7"'),
         ('ROLLBACK TO SAVEPOINT "s1_x1"', 'ROLLBACK TO SAVEPOINT "s2_x7"'),
-        ('DECLARE "_django_curs_140_sync_1" CURSOR FOR SELECT 1', 'DECLARE "_django_curs_9_sync_2" CURSOR FOR SELECT 2'),
+        (
+            'DECLARE "_django_curs_140_sync_1" CURSOR FOR SELECT 1',
+            'DECLARE "_django_curs_9_sync_2" CURSOR FOR SELECT 2',
+        ),
         ("SELECT a FROM t WHERE x = $1 -- caller", "SELECT a\n  FROM t /* other */ WHERE x = $2"),
         ("SELECT a FROM t LIMIT 21", "SELECT a FROM t LIMIT 5;"),
     ],

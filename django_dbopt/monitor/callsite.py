@@ -100,8 +100,7 @@ def relation_hint(depth: int = 1) -> str | None:
         if isinstance(owner, ReverseOneToOneDescriptor):
             related = owner.related
             return (
-                f"{related.model._meta.label}: use "
-                f"select_related({related.get_accessor_name()!r})"
+                f"{related.model._meta.label}: use select_related({related.get_accessor_name()!r})"
             )
         if isinstance(owner, QuerySet):
             hint = _manager_hint(owner)

@@ -22,9 +22,15 @@ class Fingerprint(NamedTuple):
 
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL), " "),
-    (re.compile(r"\b(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT)\s+\"?\w+\"?", re.I), r"\1 ?"),
+    (
+        re.compile(r"\b(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT)\s+\"?\w+\"?", re.I),
+        r"\1 ?",
+    ),
     (re.compile(r"\"?_django_curs_\w+\"?"), "?"),
-    (re.compile(r"(?i)\b(DECLARE|CLOSE|FETCH\s+\w+\s+FROM|MOVE\s+\w+\s+FROM)\s+\"?[\w]+\"?"), r"\1 ?"),
+    (
+        re.compile(r"(?i)\b(DECLARE|CLOSE|FETCH\s+\w+\s+FROM|MOVE\s+\w+\s+FROM)\s+\"?[\w]+\"?"),
+        r"\1 ?",
+    ),
     (re.compile(r"E?'(?:[^']|'')*'"), "?"),
     (re.compile(r"\$\d+|%\(\w+\)s|%s"), "?"),
     (re.compile(r"(?<![\w.\"])-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?\b"), "?"),

@@ -56,7 +56,9 @@ def percentile(hist: Mapping[int, int], q: float) -> float | None:
     raise AssertionError("unreachable: rank <= total")
 
 
-def percentiles_ms(hist: Mapping[int, int], qs: Iterable[float] = (0.5, 0.95, 0.99)) -> dict[str, float | None]:
+def percentiles_ms(
+    hist: Mapping[int, int], qs: Iterable[float] = (0.5, 0.95, 0.99)
+) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
     for q in qs:
         value = percentile(hist, q)

@@ -74,7 +74,7 @@ class SlowQuery(models.Model):
     alias = models.CharField(max_length=100)
     call_site = models.CharField(max_length=500)
     duration_ms = models.FloatField()
-    params = models.TextField(null=True, blank=True)  # only with CAPTURE_PARAMS
+    params = models.TextField(blank=True)  # only with CAPTURE_PARAMS
     at = models.DateTimeField(db_index=True)
 
     class Meta:

@@ -88,8 +88,10 @@ class Scope:
         if self.exact:
             if count >= self.min_count:
                 self._confirm(entry)
-        elif count == 2 or count == self.min_count or (
-            count > self.min_count and count & (count - 1) == 0
+        elif (
+            count == 2
+            or count == self.min_count
+            or (count > self.min_count and count & (count - 1) == 0)
         ):
             sample = callsite.call_site(depth=3)
             if count >= self.min_count and sample is not None and sample == entry.site:

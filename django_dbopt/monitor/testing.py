@@ -69,9 +69,7 @@ def watch(min_count: int = 2, min_total_ms: float = 0.0) -> Iterator[Watch]:
 
 
 @contextlib.contextmanager
-def query_budget(
-    max_queries: int | None = None, max_ms: float | None = None
-) -> Iterator[Watch]:
+def query_budget(max_queries: int | None = None, max_ms: float | None = None) -> Iterator[Watch]:
     """Fail if the block runs more than ``max_queries`` queries or spends more than
     ``max_ms`` milliseconds in the database."""
     with watch() as result:
