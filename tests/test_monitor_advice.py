@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from django.db import connection
 
@@ -44,7 +42,7 @@ def test_covered_by_an_index_prefix() -> None:
 
 
 @pytest.fixture
-def big_tasks() -> Iterator[None]:
+def big_tasks() -> None:
     project = ProjectFactory()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -55,7 +53,6 @@ def big_tasks() -> Iterator[None]:
         )
         cursor.execute("ANALYZE tasks")
         cursor.execute("ANALYZE users")
-    yield
 
 
 @pytest.mark.postgres
@@ -66,9 +63,11 @@ def test_hypopg_validates_an_index_on_an_unindexed_column(big_tasks: None) -> No
     (advice,) = advise_query(fingerprint(sql).id, sql, "default", calls=100, total_ms=500.0)
     assert advice.status == "validated"
     assert (advice.table, advice.columns) == ("tasks", ["title"])
-    assert advice.cost_after is not None and advice.cost_before is not None
+    assert advice.cost_after is not None
+    assert advice.cost_before is not None
     assert advice.cost_after < advice.cost_before * 0.9
-    assert advice.est_saved_ms is not None and 0 < advice.est_saved_ms < 500
+    assert advice.est_saved_ms is not None
+    assert 0 < advice.est_saved_ms < 500
     assert "AddIndexConcurrently(" in advice.migration
     assert "fields=['title']" in advice.migration
     assert "('demo', '0001_initial')" in advice.migration
@@ -99,7 +98,8 @@ def test_without_hypopg_advice_is_unvalidated(big_tasks: None) -> None:
     sql = shape(Task.objects.filter(title="abc"))
     (advice,) = advise_query(fingerprint(sql).id, sql, "default", calls=3, total_ms=9.0)
     assert advice.status == "unvalidated"
-    assert advice.cost_before is None and advice.est_saved_ms is None
+    assert advice.cost_before is None
+    assert advice.est_saved_ms is None
 
 
 @pytest.mark.postgres

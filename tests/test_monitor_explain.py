@@ -62,7 +62,8 @@ def test_generic_plan_of_a_fingerprint() -> None:
     shape = fingerprint(sql).sql
     assert "?" in shape
     text, count = parameterize(shape)
-    assert count == 2 and "$2" in text
+    assert count == 2
+    assert "$2" in text
     result = explain(shape)
     assert not result.analyzed
     assert result.total_cost > 0

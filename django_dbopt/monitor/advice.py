@@ -100,7 +100,8 @@ def candidates(sql: str) -> list[Candidate]:
         for pred in where.find_all(*_EQUAL, *_RANGE) if where else ():
             cols = list(_columns_of(pred, aliases, default))
             if len(cols) == 1:
-                add(*cols[0], "eq" if isinstance(pred, _EQUAL) else "range")
+                table, column = cols[0]
+                add(table, column, "eq" if isinstance(pred, _EQUAL) else "range")
         for join in select.args.get("joins") or ():
             on = join.args.get("on")
             for pred in on.find_all(exp.EQ) if on else ():

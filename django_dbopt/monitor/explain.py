@@ -90,7 +90,13 @@ def explain(
 
 
 def _run(
-    connection: Any, sql: str, params: Any, options: str, timeout: int, generic: bool, analyze: bool
+    connection: Any,
+    sql: str,
+    params: Any,
+    options: str,
+    timeout: int,
+    generic: bool,
+    analyze: bool,
 ) -> Explained:
     fresh = not connection.in_atomic_block
     name = f"dbopt_explain_{next(_COUNTER)}"
@@ -120,9 +126,7 @@ def _run(
     raw = result[0]
     document = json.loads(raw) if isinstance(raw, str) else raw
     top = document[0]
-    return Explained(
-        plan=top, total_cost=float(top["Plan"]["Total Cost"]), analyzed=analyze
-    )
+    return Explained(plan=top, total_cost=float(top["Plan"]["Total Cost"]), analyzed=analyze)
 
 
 def _deallocate(connection: Any, name: str) -> None:

@@ -43,7 +43,7 @@ class FlushResult:
     evictions: int
 
 
-def _store_errors() -> tuple[type[BaseException], ...]:
+def store_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [DatabaseError]
     try:
         from django_redis.exceptions import ConnectionInterrupted
@@ -65,7 +65,7 @@ def flush_now(store: Store | None = None) -> FlushResult:
     token = suppressed.set(True)
     try:
         (store or get_store()).write(snapshot, slow, findings)
-    except _store_errors() as e:
+    except store_errors() as e:
         AGGREGATES.restore(snapshot)
         SLOW_QUEUE.extendleft(reversed(slow))
         FINDINGS_QUEUE.extendleft(reversed(findings))
@@ -79,7 +79,7 @@ def maintain_now(store: Store | None = None) -> dict[str, int]:
     token = suppressed.set(True)
     try:
         return (store or get_store()).maintain()
-    except _store_errors() as e:
+    except store_errors() as e:
         raise ServiceUnavailable(f"query monitor store unavailable: {e}") from e
     finally:
         suppressed.reset(token)

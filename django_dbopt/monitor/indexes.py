@@ -91,8 +91,10 @@ def duplicate_indexes(using: str) -> list[dict[str, Any]]:
             if a.unique or a.primary:
                 continue
             for b in indexes:
-                if a is not b and b.columns[: len(a.columns)] == a.columns and (
-                    len(b.columns) > len(a.columns) or a.name > b.name
+                if (
+                    a is not b
+                    and b.columns[: len(a.columns)] == a.columns
+                    and (len(b.columns) > len(a.columns) or a.name > b.name)
                 ):
                     out.append(
                         {

@@ -9,11 +9,11 @@ from celery import shared_task
 from django_dbopt.monitor import flush, plans
 
 
-@shared_task(name="django_dbopt.monitor.explain_top")
+@shared_task(name="django_dbopt.monitor.explain_top")  # type: ignore[untyped-decorator]
 def explain_top(limit: int = 20) -> dict[str, Any]:
     return plans.explain_top(limit)
 
 
-@shared_task(name="django_dbopt.monitor.maintain_store")
+@shared_task(name="django_dbopt.monitor.maintain_store")  # type: ignore[untyped-decorator]
 def maintain_store() -> dict[str, int]:
     return flush.maintain_now()
