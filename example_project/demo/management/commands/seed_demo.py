@@ -28,9 +28,7 @@ class Command(BaseCommand):
             default=None,
             help="Projects to add (default: one per four new users).",
         )
-        parser.add_argument(
-            "--tasks", type=int, default=5000, help="Tasks to add (default: 5000)."
-        )
+        parser.add_argument("--tasks", type=int, default=5000, help="Tasks to add (default: 5000).")
         parser.add_argument(
             "--audit-logs",
             type=int,
