@@ -2,3 +2,5 @@
 imported here so that Django's admin autodiscovery finds it."""
 
 from __future__ import annotations
+
+from django_dbopt.monitor import admin as monitor_admin  # noqa: F401
