@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -267,7 +266,8 @@ def start_worker(variant: str, primary_url: str) -> subprocess.Popen[str]:
 
 
 def ask(proc: subprocess.Popen[str], command: str) -> dict[str, Any]:
-    assert proc.stdin is not None and proc.stdout is not None
+    assert proc.stdin is not None
+    assert proc.stdout is not None
     proc.stdin.write(command + "\n")
     proc.stdin.flush()
     line = proc.stdout.readline()
