@@ -48,15 +48,22 @@ def stats_row(stats: Stats) -> dict[str, Any]:
         "mean_ms": round(stats.total_ns / 1e6 / stats.calls, 3) if stats.calls else None,
         "min_ms": round(stats.min_ns / 1e6, 3),
         "max_ms": round(stats.max_ns / 1e6, 3),
-        "p50_ms": _round(pcts["p50"]),
-        "p95_ms": _round(pcts["p95"]),
-        "p99_ms": _round(pcts["p99"]),
+        "p50_ms": _round(_clamp(pcts["p50"], stats)),
+        "p95_ms": _round(_clamp(pcts["p95"], stats)),
+        "p99_ms": _round(_clamp(pcts["p99"], stats)),
         "slow": stats.slow,
     }
 
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
+
+
+def _clamp(value: float | None, stats: Stats) -> float | None:
+    """A bucket midpoint can fall outside the exact min/max; the true value cannot."""
+    if value is None:
+        return None
+    return min(max(value, stats.min_ns / 1e6), stats.max_ns / 1e6)
 
 
 def fingerprint_rows(loaded: dict[Key, Stats]) -> list[dict[str, Any]]:
