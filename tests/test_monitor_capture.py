@@ -194,3 +194,41 @@ def test_threads_have_their_own_scope() -> None:
             names[view] = view
     assert set(names) == {"thread-view", "main-view"}
     assert all(c.alias in connections for c in connections.all(initialized_only=True))
+
+
+@pytest.mark.postgres
+def test_params_kept_only_when_opted_in() -> None:
+    with (
+        override_settings(DBOPT=monitor_config(slow_query_ms=0, capture_params=True)),
+        connection.cursor() as cursor,
+    ):
+        logging.getLogger("django_dbopt.monitor").disabled = True
+        try:
+            cursor.execute("SELECT %s::text AS secret_probe", ["s3cret"])
+        finally:
+            logging.getLogger("django_dbopt.monitor").disabled = False
+    (sample,) = [s for s in SLOW_QUEUE if "secret_probe" in s["sql"]]
+    assert sample["params"] == "['s3cret']"
+    assert "s3cret" not in sample["sql"]
+    SLOW_QUEUE.clear()
+    with (
+        override_settings(DBOPT=monitor_config(slow_query_ms=0)),
+        connection.cursor() as cursor,
+    ):
+        logging.getLogger("django_dbopt.monitor").disabled = True
+        try:
+            cursor.execute("SELECT %s::text AS secret_probe", ["s3cret"])
+        finally:
+            logging.getLogger("django_dbopt.monitor").disabled = False
+    (sample,) = [s for s in SLOW_QUEUE if "secret_probe" in s["sql"]]
+    assert sample["params"] is None
+
+
+def test_broken_settings_never_break_queries(caplog: pytest.LogCaptureFixture) -> None:
+    with (
+        override_settings(DBOPT={"MONITOR": {"SLOW_QUERY_MS": "fast"}}),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("SELECT 7")
+        assert cursor.fetchone() == (7,)
+    assert "query monitor off until DBOPT is fixed" in caplog.text

@@ -76,6 +76,8 @@ def test_json_report_after_a_short_load_shows_everything(client: Client) -> None
     assert advice["status"] == "validated"
     assert "AddIndexConcurrently" in advice["migration"]
     assert data["plans"]
+    assert all("error" not in plan for plan in data["plans"].values())
+    assert any(f["kind"] == "seq_scan" for p in data["plans"].values() for f in p["findings"])
     assert "unused" in data["indexes"]
 
 

@@ -165,3 +165,19 @@ def test_compaction_rollup_and_bounded_pruning() -> None:
     )
     loaded = merge_by(store.load(since=None).items(), by_view=False)
     assert loaded["f" * 16].calls == 9
+
+
+@pytest.mark.postgres
+def test_plans_are_cached_per_fingerprint_in_redis(services: Services) -> None:
+    import redis
+
+    from django_dbopt.monitor.plans import cached_plan, plan_for
+
+    redis.Redis.from_url(services.redis_url).flushdb()
+    shape = fingerprint('SELECT "users"."id" FROM "users" WHERE "users"."email" = %s')
+    with override_settings(DBOPT=monitor_config(store_cache="redis")):
+        assert cached_plan(shape.id, "default") is None
+        first = plan_for(shape.id, shape.sql, "default")
+        assert cached_plan(shape.id, "default") == first
+        assert plan_for(shape.id, shape.sql, "default")["at"] == first["at"]
+    assert redis.Redis.from_url(services.redis_url).keys("*dbopt:plan:default:*")

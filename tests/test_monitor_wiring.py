@@ -26,9 +26,7 @@ def ids(**overrides: object) -> list[str]:
 
 def test_store_cache_must_be_django_redis() -> None:
     caches = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    assert "django_dbopt.E010" in ids(
-        CACHES=caches, DBOPT={"MONITOR": {"STORE_CACHE": "default"}}
-    )
+    assert "django_dbopt.E010" in ids(CACHES=caches, DBOPT={"MONITOR": {"STORE_CACHE": "default"}})
 
 
 def test_missing_middleware_is_a_warning_unless_disabled() -> None:

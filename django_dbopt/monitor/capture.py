@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.db.backends.base.base import BaseDatabaseWrapper
 
@@ -111,7 +112,11 @@ def install(*, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
 
 
 def record(alias: str, sql: str, ns: int, params: Any = None) -> None:
-    rt = runtime()
+    try:
+        rt = runtime()
+    except ImproperlyConfigured as e:  # never turn a settings mistake into failing queries
+        _warn_misconfigured(str(e))
+        return
     fp = fingerprint(sql)
     for watcher in watchers.get():
         watcher.record(fp, alias, ns)
@@ -125,6 +130,12 @@ def record(alias: str, sql: str, ns: int, params: Any = None) -> None:
         scope.record(fp, alias, ns)
     if slow:
         _report_slow(rt, fp, alias, view, ns, params)
+
+
+@functools.lru_cache(maxsize=16)
+def _warn_misconfigured(message: str) -> None:
+    """Log each distinct settings problem once."""
+    logger.error("query monitor off until DBOPT is fixed: %s", message)
 
 
 def _report_slow(
