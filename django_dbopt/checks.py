@@ -61,7 +61,8 @@ def check_monitor(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
     store = monitor.get("STORE_CACHE")
     if store and store in settings.CACHES:
-        backend = str(settings.CACHES[store].get("BACKEND", ""))
+        cache_config: Any = settings.CACHES[store]
+        backend = str(cache_config.get("BACKEND", ""))
         if not backend.startswith("django_redis."):
             messages.append(
                 Error(
