@@ -9,7 +9,7 @@ import pytest
 from django.test import override_settings
 
 from django_dbopt.monitor.aggregates import AGGREGATES
-from django_dbopt.monitor.capture import FINDINGS_QUEUE, SLOW_QUEUE
+from django_dbopt.monitor.capture import FINDINGS, SLOW_QUEUE
 
 MIDDLEWARE_PATH = "django_dbopt.middleware.QueryMonitorMiddleware"
 
@@ -24,9 +24,9 @@ def fresh_monitor() -> Iterator[None]:
     """Empty in-process aggregates and queues before and after the test."""
     AGGREGATES.drain()
     SLOW_QUEUE.clear()
-    FINDINGS_QUEUE.clear()
+    FINDINGS.clear()
     with override_settings(DBOPT=monitor_config()):
         yield
     AGGREGATES.drain()
     SLOW_QUEUE.clear()
-    FINDINGS_QUEUE.clear()
+    FINDINGS.clear()

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from django_dbopt import signals
 from django_dbopt.monitor import scope
-from django_dbopt.monitor.capture import FINDINGS_QUEUE
+from django_dbopt.monitor.capture import FINDINGS
 from example_project.demo.factories import ProjectFactory, TaskFactory, UserFactory
 from example_project.demo.models import Project, Task, User
 from tests.monitor_fixtures import MIDDLEWARE_PATH, fresh_monitor, monitor_config  # noqa: F401
@@ -55,8 +55,9 @@ def test_finds_the_nplusone_view_with_call_site_and_hints(
         assert finding["call_site"].startswith("example_project/demo/views.py:")
         assert finding["call_site"].endswith("in tasks_nplusone")
         assert finding["count"] >= 12
-    assert len(FINDINGS_QUEUE) == 2
-    assert FINDINGS_QUEUE[0].stack[0] == FINDINGS_QUEUE[0].call_site
+    assert len(FINDINGS) == 2
+    held = next(iter(FINDINGS))
+    assert held.stack[0] == held.call_site
 
 
 def test_silent_on_the_fixed_twin(client: Client, findings: list[dict[str, Any]]) -> None:
@@ -64,7 +65,7 @@ def test_silent_on_the_fixed_twin(client: Client, findings: list[dict[str, Any]]
     with monitored():
         assert client.get(reverse("demo:tasks_fixed")).status_code == 200
     assert findings == []
-    assert len(FINDINGS_QUEUE) == 0
+    assert len(FINDINGS) == 0
 
 
 @pytest.mark.django_db(transaction=True)
@@ -142,3 +143,14 @@ def test_same_shape_from_different_lines_is_not_an_nplusone(
         User.objects.get(pk=user.pk)
         User.objects.get(pk=user.pk)
     assert findings == []
+
+
+def test_findings_are_merged_per_call_site_until_flushed(client: Client) -> None:
+    TaskFactory.create_batch(6)
+    with monitored():
+        for _ in range(4):
+            client.get(reverse("demo:tasks_nplusone"))
+    held = sorted(FINDINGS, key=lambda f: f.fingerprint)
+    assert len(held) == 2
+    assert [f.occurrences for f in held] == [4, 4]
+    assert all(f.count == 6 for f in held)

@@ -29,13 +29,20 @@ from django_dbopt.conf import SETTING_NAME, get_config
 from django_dbopt.monitor import callsite
 from django_dbopt.monitor.aggregates import AGGREGATES
 from django_dbopt.monitor.fingerprint import Fingerprint, fingerprint
-from django_dbopt.monitor.scope import Finding, Scope, current, suppressed, watchers
+from django_dbopt.monitor.scope import (
+    Finding,
+    FindingsBuffer,
+    Scope,
+    current,
+    suppressed,
+    watchers,
+)
 
 logger = logging.getLogger("django_dbopt.monitor")
 
 #: recent slow queries and N+1 findings waiting for the next flush (bounded)
 SLOW_QUEUE: deque[dict[str, Any]] = deque(maxlen=500)
-FINDINGS_QUEUE: deque[Finding] = deque(maxlen=500)
+FINDINGS = FindingsBuffer(max_keys=500)
 
 
 @dataclass(frozen=True)
@@ -194,7 +201,7 @@ def finish_scope(scope: Scope) -> list[Finding]:
     """Report the N+1 findings of a finished scope: signal, log line, queued for the store."""
     findings = scope.findings()
     for finding in findings:
-        FINDINGS_QUEUE.append(finding)
+        FINDINGS.add(finding)
         logger.warning(
             "N+1 query fingerprint=%s count=%d total_ms=%.3f view=%s call_site=%s hint=%s",
             finding.fingerprint,

@@ -112,7 +112,7 @@ class DatabaseStore:
                 },
             )
         )
-        row.occurrences += 1
+        row.occurrences += finding.occurrences
         row.max_count = max(row.max_count, finding.count)
         row.total_ms += finding.total_ms
         row.hint = finding.hint or row.hint

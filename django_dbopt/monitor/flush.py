@@ -24,7 +24,7 @@ from django.db import DatabaseError, connections
 from django_dbopt.conf import get_config
 from django_dbopt.exceptions import ServiceUnavailable
 from django_dbopt.monitor.aggregates import AGGREGATES
-from django_dbopt.monitor.capture import FINDINGS_QUEUE, SLOW_QUEUE
+from django_dbopt.monitor.capture import FINDINGS, SLOW_QUEUE
 from django_dbopt.monitor.scope import suppressed
 from django_dbopt.monitor.store import Store, get_store
 
@@ -58,7 +58,7 @@ def flush_now(store: Store | None = None) -> FlushResult:
     (data kept for the next try) when the store cannot be written."""
     snapshot = AGGREGATES.drain()
     slow = [SLOW_QUEUE.popleft() for _ in range(len(SLOW_QUEUE))]
-    findings = [FINDINGS_QUEUE.popleft() for _ in range(len(FINDINGS_QUEUE))]
+    findings = FINDINGS.drain()
     result = FlushResult(len(snapshot.stats), len(slow), len(findings), snapshot.evictions)
     if not (snapshot.stats or slow or findings or snapshot.evictions):
         return result
@@ -68,7 +68,7 @@ def flush_now(store: Store | None = None) -> FlushResult:
     except store_errors() as e:
         AGGREGATES.restore(snapshot)
         SLOW_QUEUE.extendleft(reversed(slow))
-        FINDINGS_QUEUE.extendleft(reversed(findings))
+        FINDINGS.restore(findings)
         raise ServiceUnavailable(f"query monitor store unavailable: {e}") from e
     finally:
         suppressed.reset(token)

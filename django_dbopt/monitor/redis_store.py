@@ -50,7 +50,7 @@ _FINDING = """
 local k = KEYS[1]
 redis.call('HSETNX', k, 'first_seen', ARGV[1])
 redis.call('HSET', k, 'last_seen', ARGV[1], 'payload', ARGV[2])
-redis.call('HINCRBY', k, 'occurrences', 1)
+redis.call('HINCRBY', k, 'occurrences', ARGV[6])
 redis.call('HINCRBYFLOAT', k, 'total_ms', ARGV[3])
 local mc = redis.call('HGET', k, 'max_count')
 if (not mc) or tonumber(ARGV[4]) > tonumber(mc) then
@@ -124,11 +124,22 @@ class RedisStore:
                 f"{f.fingerprint}|{f.view}|{f.call_site}".encode(), digest_size=8
             ).hexdigest()
             payload = json.dumps(
-                {k: v for k, v in f.as_dict().items() if k not in ("count", "total_ms")}
+                {
+                    k: v
+                    for k, v in f.as_dict().items()
+                    if k not in ("count", "total_ms", "occurrences")
+                }
             )
             finding_script(
                 keys=[f"{PREFIX}np:{ident}", f"{PREFIX}np"],
-                args=[now.timestamp(), payload, repr(f.total_ms), f.count, retention],
+                args=[
+                    now.timestamp(),
+                    payload,
+                    repr(f.total_ms),
+                    f.count,
+                    retention,
+                    f.occurrences,
+                ],
                 client=pipe,
             )
         pipe.lpush(

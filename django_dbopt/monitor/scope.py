@@ -13,6 +13,9 @@ tests are precise.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django_dbopt.monitor import callsite
@@ -21,6 +24,9 @@ from django_dbopt.monitor.fingerprint import Fingerprint
 
 #: keep this many fingerprints per scope; more are counted but not watched for N+1
 MAX_WATCHED = 2000
+#: stacks and hints are captured once per (fingerprint, call site) per process
+MAX_DETAILS = 1000
+_DETAILS: dict[tuple[str, object], tuple[list[str], str | None]] = {}
 
 
 @dataclass
@@ -36,9 +42,55 @@ class Finding:
     total_ms: float
     hint: str | None
     stack: list[str]
+    #: scopes merged into this one while buffered (``count`` is then the largest)
+    occurrences: int = 1
 
     def as_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
+
+
+class FindingsBuffer:
+    """Findings waiting for the next flush, merged per (fingerprint, view, call site), so
+    a page with an N+1 costs one row update per flush, not one per request."""
+
+    def __init__(self, max_keys: int = 500) -> None:
+        self.max_keys = max_keys
+        self._lock = threading.Lock()
+        self._data: dict[tuple[str, str, str], Finding] = {}
+        self.dropped = 0
+
+    def add(self, finding: Finding) -> None:
+        key = (finding.fingerprint, finding.view, finding.call_site)
+        with self._lock:
+            held = self._data.get(key)
+            if held is None:
+                if len(self._data) >= self.max_keys:
+                    self.dropped += 1
+                    return
+                self._data[key] = dataclasses.replace(finding)
+                return
+            held.occurrences += finding.occurrences
+            held.count = max(held.count, finding.count)
+            held.total_ms += finding.total_ms
+
+    def drain(self) -> list[Finding]:
+        with self._lock:
+            data, self._data = self._data, {}
+        return list(data.values())
+
+    def restore(self, findings: list[Finding]) -> None:
+        for finding in findings:
+            self.add(finding)
+
+    def clear(self) -> None:
+        self.drain()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __iter__(self) -> Iterator[Finding]:
+        with self._lock:
+            return iter(list(self._data.values()))
 
 
 class _Repeat:
@@ -101,8 +153,16 @@ class Scope:
     @staticmethod
     def _confirm(entry: _Repeat) -> None:
         entry.confirmed = True
-        entry.stack = callsite.app_stack(depth=4)
-        entry.hint = callsite.relation_hint(depth=4)
+        key = (entry.fp.id, entry.site)
+        details = _DETAILS.get(key)
+        if details is None:
+            if len(_DETAILS) >= MAX_DETAILS:
+                _DETAILS.clear()
+            details = _DETAILS[key] = (
+                callsite.app_stack(depth=4),
+                callsite.relation_hint(depth=4),
+            )
+        entry.stack, entry.hint = details
 
     def findings(self) -> list[Finding]:
         return [
