@@ -159,11 +159,20 @@ def worker(variant: str, primary_url: str) -> None:
     for line in sys.stdin:
         command, _, arg = line.strip().partition(" ")
         if command == "run":
-            started = time.perf_counter_ns()
+            started, cpu_started = time.perf_counter_ns(), time.process_time_ns()
             for _ in range(int(arg)):
                 client.get("/twenty/")
             elapsed = time.perf_counter_ns() - started
-            print(json.dumps({"us_per_request": elapsed / int(arg) / 1000}), flush=True)
+            cpu = time.process_time_ns() - cpu_started  # all threads: includes the flusher
+            print(
+                json.dumps(
+                    {
+                        "us_per_request": elapsed / int(arg) / 1000,
+                        "cpu_us_per_request": cpu / int(arg) / 1000,
+                    }
+                ),
+                flush=True,
+            )
         elif command == "mem":
             print(json.dumps(aggregates_memory()), flush=True)
         elif command == "percall":
@@ -320,11 +329,14 @@ def run(primary_url: str, services: Any, requests: int, rounds: int) -> None:
             continue
         workers[variant] = proc
     timings: dict[str, list[float]] = {v: [] for v in workers}
+    cpu: dict[str, list[float]] = {v: [] for v in workers}
     names = list(workers)
     for r in range(rounds):
         order = names[r % len(names) :] + names[: r % len(names)]
         for variant in order:
-            timings[variant].append(ask(workers[variant], f"run {requests}")["us_per_request"])
+            answer = ask(workers[variant], f"run {requests}")
+            timings[variant].append(answer["us_per_request"])
+            cpu[variant].append(answer["cpu_us_per_request"])
     memory = ask(workers["monitor"], "mem") if "monitor" in workers else None
     percall = ask(workers["monitor"], "percall 5000") if "monitor" in workers else None
     for proc in workers.values():
@@ -332,11 +344,12 @@ def run(primary_url: str, services: Any, requests: int, rounds: int) -> None:
         proc.stdin.write("quit\n")
         proc.stdin.flush()
         proc.wait(timeout=30)
-    report(timings, missing, memory, percall, requests, rounds)
+    report(timings, cpu, missing, memory, percall, requests, rounds)
 
 
 def report(
     timings: dict[str, list[float]],
+    cpu: dict[str, list[float]],
     missing: dict[str, str],
     memory: dict[str, Any] | None,
     percall: dict[str, float] | None,
@@ -365,9 +378,19 @@ def report(
             f"{variant:<15}{medians[variant]:>11.1f}{ratio:>9}{bests[variant]:>11.1f}"
             f"{best_ratio:>9}   {rounds_text}"
         )
+    cpu_medians = {v: statistics.median(t) for v, t in cpu.items()}
+    cpu_bare = cpu_medians.get("bare")
+    print("CPU time of the Django process per request (less sensitive to other load):")
+    for variant in VARIANTS:
+        if variant in cpu_medians:
+            ratio = f"{cpu_medians[variant] / cpu_bare:.3f}x" if cpu_bare else "no data"
+            print(f"  {variant:<13}{cpu_medians[variant]:>11.1f} us{ratio:>9}")
     if bare and "monitor" in medians:
         added = (medians["monitor"] - bare) / QUERIES_PER_REQUEST
         print(f"monitor: {added:+.2f} us added per query (median request time difference / 20)")
+    if cpu_bare and "monitor" in cpu_medians:
+        added_cpu = (cpu_medians["monitor"] - cpu_bare) / QUERIES_PER_REQUEST
+        print(f"monitor: {added_cpu:+.2f} us CPU added per query (median CPU difference / 20)")
     if percall:
         print(
             f"monitor: {percall['added_us_per_query']:.2f} us added per query measured directly "
