@@ -181,3 +181,25 @@ def test_plans_are_cached_per_fingerprint_in_redis(services: Services) -> None:
         assert cached_plan(shape.id, "default") == first
         assert plan_for(shape.id, shape.sql, "default")["at"] == first["at"]
     assert redis.Redis.from_url(services.redis_url).keys("*dbopt:plan:default:*")
+
+
+def test_background_flusher_writes_without_being_asked() -> None:
+    import time
+
+    from django_dbopt.monitor.flush import ensure_flusher, stop_flusher
+
+    stop_flusher()
+    with override_settings(DBOPT=monitor_config(flush_interval_s=0.1)):
+        with scope("background"), connection.cursor() as cursor:
+            cursor.execute("SELECT 'flushed by the thread'")
+        ensure_flusher()
+        try:
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                if QueryStat.objects.filter(view="background").exists():
+                    break
+                time.sleep(0.05)
+        finally:
+            stop_flusher()
+    assert QueryStat.objects.filter(view="background").exists()
+    assert not [k for k in AGGREGATES.peek() if k[1] == "background"]

@@ -33,6 +33,8 @@ logger = logging.getLogger("django_dbopt.monitor")
 _lock = threading.Lock()
 _started_pid: int | None = None
 _flushes = 0
+_stop: threading.Event | None = None
+_thread: threading.Thread | None = None
 
 
 @dataclass
@@ -113,7 +115,7 @@ def _run(interval: float, stop: threading.Event) -> None:
 
 def ensure_flusher() -> None:
     """Start this process's flush thread once (again after a fork); no-op if disabled."""
-    global _started_pid
+    global _started_pid, _stop, _thread
     if _started_pid == os.getpid():
         return
     interval = get_config().monitor.flush_interval_s
@@ -123,12 +125,24 @@ def ensure_flusher() -> None:
         _started_pid = os.getpid()
         if interval <= 0:
             return
-        stop = threading.Event()
-        thread = threading.Thread(
-            target=_run, args=(interval, stop), name="dbopt-monitor-flush", daemon=True
+        _stop = threading.Event()
+        _thread = threading.Thread(
+            target=_run, args=(interval, _stop), name="dbopt-monitor-flush", daemon=True
         )
-        thread.start()
-        atexit.register(_at_exit, stop)
+        _thread.start()
+        atexit.register(_at_exit, _stop)
+
+
+def stop_flusher(timeout: float = 10.0) -> None:
+    """Stop this process's flush thread (it is restarted by the next ``ensure_flusher``)."""
+    global _started_pid, _stop, _thread
+    with _lock:
+        if _stop is not None:
+            _stop.set()
+        if _thread is not None:
+            _thread.join(timeout)
+        atexit.unregister(_at_exit)
+        _started_pid, _stop, _thread = None, None, None
 
 
 def _at_exit(stop: threading.Event, *args: Any) -> None:
