@@ -31,6 +31,7 @@ pytestmark = [
 ]
 
 PROBE = "SELECT %s::int AS worker_probe"
+PROBE_OUTAGE = fingerprint("SELECT 'during the outage'").id
 
 
 @pytest.fixture(params=["db", "redis"])
@@ -203,3 +204,28 @@ def test_background_flusher_writes_without_being_asked() -> None:
             stop_flusher()
     assert QueryStat.objects.filter(view="background").exists()
     assert not [k for k in AGGREGATES.peek() if k[1] == "background"]
+
+
+def test_redis_outage_keeps_data_until_it_is_back(controllable_services: Services) -> None:
+    import redis
+
+    with override_settings(DBOPT=monitor_config(store_cache="redis")):
+        with scope("outage"), connection.cursor() as cursor:
+            cursor.execute("SELECT 'during the outage'")
+        controllable_services.stop_redis()
+        try:
+            with pytest.raises(ServiceUnavailable):
+                flush_now()
+            with connection.cursor() as cursor:  # queries go on, and are still recorded
+                cursor.execute("SELECT 'during the outage'")
+        finally:
+            controllable_services.start_redis()
+        kept = {k[1]: s.calls for k, s in AGGREGATES.peek().items() if k[0] == PROBE_OUTAGE}
+        assert kept == {"outage": 1, "-": 1}  # in the scope, and outside it
+        from django.core.cache import caches
+
+        caches["redis"].close()  # drop the dead connection
+        flush_now()
+        loaded = get_store().load(since=None)
+    assert sum(s.calls for k, s in loaded.items() if k[0] == PROBE_OUTAGE) == 2
+    assert redis.Redis.from_url(controllable_services.redis_url).ping()
