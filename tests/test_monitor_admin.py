@@ -78,6 +78,8 @@ def test_detail_post_runs_explain_and_advice_pages_render(client: Client, loaded
     assert detail.status_code == 200
     assert "error" not in detail.context["plan"]
     assert b"Plan (JSON)" in detail.content
+    again = client.get(reverse("admin:dbopt_monitor_detail", args=[select["fingerprint"]]))
+    assert b"(cached; the button runs EXPLAIN again)" in again.content
     advice = client.get(reverse("admin:dbopt_monitor_advice"))
     assert advice.status_code == 200
     assert b"Unused indexes" in advice.content

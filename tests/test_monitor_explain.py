@@ -11,6 +11,7 @@ from django_dbopt.monitor.fingerprint import fingerprint
 from django_dbopt.monitor.plan_findings import findings
 from example_project.demo.factories import TaskFactory
 from example_project.demo.models import Project, Task
+from tests.monitor_fixtures import fresh_monitor  # noqa: F401
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -115,3 +116,20 @@ def test_findings_seq_scan_misestimate_nested_loop_and_disk_sort() -> None:
         with connection.cursor() as cursor:
             cursor.execute("RESET ALL")
             cursor.execute("DELETE FROM tasks WHERE project_id = %s", [project.pk])
+
+
+@pytest.mark.usefixtures("fresh_monitor")
+def test_celery_tasks_wrap_the_background_jobs() -> None:
+    from django_dbopt.monitor import tasks
+    from django_dbopt.monitor.flush import flush_now
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'SELECT "projects"."id" FROM "projects" WHERE "projects"."name" = %s', ["x"]
+        )
+        cursor.execute("UPDATE projects SET name = name WHERE id = -1")
+    flush_now()
+    plans = tasks.explain_top.apply(kwargs={"limit": 5}).get()
+    assert plans
+    assert all("plan" in p for p in plans.values())  # the UPDATE was skipped, not explained
+    assert set(tasks.maintain_store.apply().get()) == {"compacted", "rolled_up", "pruned"}

@@ -18,7 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
 from django_dbopt.exceptions import ServiceUnavailable
-from django_dbopt.monitor import advice, indexes
+from django_dbopt.monitor import advice, indexes, plans
 from django_dbopt.monitor.chart import histogram_chart
 from django_dbopt.monitor.flush import flush_now, store_errors
 from django_dbopt.monitor.models import MonitorPage
@@ -124,6 +124,14 @@ class MonitorAdmin(admin.ModelAdmin[MonitorPage]):
             per_view=[{"view": view, **stats_row(s)} for (_, view), s in sorted(mine.items())],
             chart=histogram_chart(merged.hist) if merged else None,
         )
+        if merged and request.method != "POST":
+            token = suppressed.set(True)
+            try:
+                context["plan"] = plans.cached_plan(fingerprint, merged.alias)
+            except (DatabaseError, *store_errors()) as e:
+                context["plan"] = {"error": str(e)}
+            finally:
+                suppressed.reset(token)
         if merged and request.method == "POST":
             token = suppressed.set(True)
             try:
