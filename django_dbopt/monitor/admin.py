@@ -128,7 +128,7 @@ class MonitorAdmin(admin.ModelAdmin[MonitorPage]):
             token = suppressed.set(True)
             try:
                 context["plan"] = plans.cached_plan(fingerprint, merged.alias)
-            except (DatabaseError, *store_errors()) as e:
+            except _errors() as e:
                 context["plan"] = {"error": str(e)}
             finally:
                 suppressed.reset(token)
