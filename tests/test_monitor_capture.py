@@ -232,3 +232,19 @@ def test_broken_settings_never_break_queries(caplog: pytest.LogCaptureFixture) -
         cursor.execute("SELECT 7")
         assert cursor.fetchone() == (7,)
     assert "query monitor off until DBOPT is fixed" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_connecting_inside_another_wrapper_block_leaves_both_lists_intact() -> None:
+    def theirs(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        return execute(sql, params, many, context)
+
+    fresh = connections.create_connection("default")  # no wrapper installed yet
+    try:
+        assert fresh.execute_wrappers == []
+        with fresh.execute_wrapper(theirs), fresh.cursor() as cursor:
+            cursor.execute("SELECT 1")  # connects here: connection_created fires in the block
+            assert fresh.execute_wrappers[1] is theirs
+        assert [type(w) for w in fresh.execute_wrappers] == [QueryRecorder]
+    finally:
+        fresh.close()
