@@ -73,3 +73,28 @@ def test_request_outside_urlconf_is_grouped_as_no_view() -> None:
     request = HttpRequest()
     request.path_info = "/no/such/page/"
     assert view_name(request) == "(no view)"
+
+
+@pytest.mark.django_db
+def test_management_commands_start_the_flusher_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django_dbopt.monitor import capture, flush
+
+    started: list[bool] = []
+    monkeypatch.setattr(flush, "ensure_flusher", lambda: started.append(True))
+    monkeypatch.setattr(capture, "_command_flusher_started", False)
+    monkeypatch.setattr(sys, "argv", ["manage.py", "nightly_job"])
+    capture.runtime.cache_clear()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.execute("SELECT 2")
+        assert started == [True]
+        monkeypatch.setattr(capture, "_command_flusher_started", False)
+        monkeypatch.setattr(sys, "argv", ["manage.py", "test"])
+        capture.runtime.cache_clear()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        assert started == [True]
+    finally:
+        monkeypatch.undo()
+        capture.runtime.cache_clear()

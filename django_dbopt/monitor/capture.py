@@ -53,6 +53,13 @@ class Runtime:
     min_count: int
     min_total_ns: int
     default_view: str
+    #: a management command (not ``test``): start the flush thread on its first query
+    command_flusher: bool
+
+
+#: commands whose queries are not flushed (the test runner's database is gone at exit)
+NO_FLUSH_COMMANDS = frozenset({"command:test"})
+_command_flusher_started = False
 
 
 def _default_view() -> str:
@@ -77,7 +84,8 @@ def runtime() -> Runtime:
         capture_params=config.capture_params,
         min_count=config.nplusone_min_count,
         min_total_ns=round(config.nplusone_min_total_ms * 1e6),
-        default_view=_default_view(),
+        default_view=(view := _default_view()),
+        command_flusher=view.startswith("command:") and view not in NO_FLUSH_COMMANDS,
     )
 
 
@@ -140,8 +148,20 @@ def record(alias: str, sql: str, ns: int, params: Any = None) -> None:
     AGGREGATES.add(fp, alias, view, ns, slow)
     if scope is not None:
         scope.record(fp, alias, ns)
+    elif rt.command_flusher and not _command_flusher_started:
+        _start_command_flusher()
     if slow:
         _report_slow(rt, fp, alias, view, ns, params)
+
+
+def _start_command_flusher() -> None:
+    """Management commands have no middleware: flush their aggregates in the background
+    and at exit, like a web process."""
+    global _command_flusher_started
+    _command_flusher_started = True
+    from django_dbopt.monitor.flush import ensure_flusher
+
+    ensure_flusher()
 
 
 @functools.lru_cache(maxsize=16)
