@@ -1,13 +1,13 @@
 """Moving this process's aggregates to the shared store, off the request path.
 
 ``flush_now()`` drains the in-process aggregates, slow-query samples and N+1 findings
-and writes them in one batch. In web processes ``QueryMonitorMiddleware`` starts one
-daemon thread per process (restarted after a fork) that flushes every
-``FLUSH_INTERVAL_S`` seconds and compacts/prunes the store every tenth flush; Celery
-workers flush after each task's scope when the interval has passed. ``FLUSH_INTERVAL_S
-= 0`` turns automatic flushing off (``dbopt_report --flush`` and ``flush_now()`` still
-work). A failed write puts the data back, so an outage loses nothing but what the
-bounded buffers cannot hold; the app never sees the error.
+and writes them in one batch. One daemon thread per process (restarted after a fork)
+flushes every ``FLUSH_INTERVAL_S`` seconds, compacts/prunes the store every tenth flush
+and flushes once more at exit; ``QueryMonitorMiddleware`` starts it in web processes,
+``worker_process_init`` in Celery workers, the first query of a management command in
+commands. ``FLUSH_INTERVAL_S = 0`` turns automatic flushing off (``dbopt_report`` and
+``flush_now()`` still flush). A failed write puts the data back, so an outage loses
+nothing but what the bounded buffers cannot hold; the app never sees the error.
 """
 
 from __future__ import annotations
