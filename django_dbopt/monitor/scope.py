@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from dataclasses import dataclass, field
 from django_dbopt.monitor import callsite
 from django_dbopt.monitor.callsite import CallSite
 from django_dbopt.monitor.fingerprint import Fingerprint
+
+logger = logging.getLogger("django_dbopt.monitor")
 
 #: keep this many fingerprints per scope; more are counted but not watched for N+1
 MAX_WATCHED = 2000
@@ -76,6 +79,9 @@ class FindingsBuffer:
     def drain(self) -> list[Finding]:
         with self._lock:
             data, self._data = self._data, {}
+            dropped, self.dropped = self.dropped, 0
+        if dropped:
+            logger.warning("query monitor: %d N+1 findings dropped (buffer full)", dropped)
         return list(data.values())
 
     def restore(self, findings: list[Finding]) -> None:
