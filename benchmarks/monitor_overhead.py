@@ -9,8 +9,11 @@ interleaved (variant order rotated per round) so a noisy neighbour hits all vari
 alike. Variants: bare Django; the monitor on its production defaults (middleware +
 capture + background flusher); nplusone; django-debug-toolbar (toolbar forced on, SQL
 panel active); django-silk. A peer that is not installed is reported as such (they are
-in the ``bench`` extra). Printed: per-request time (median over rounds of the mean of
-each round), ratio to bare, the monitor's added microseconds per query, and the memory
+in the ``bench`` extra). Printed: per-request wall time (median and best over rounds of
+each round's mean) with its ratio to bare, the paired ratio (median over rounds of
+variant / bare in the same round, which cancels slow drift of the machine's load), the
+CPU time of each worker per request, the monitor's added microseconds per query (from
+the request times, and measured directly around a no-op ``execute``), and the memory
 held by the monitor's aggregates after 10,000 distinct fingerprints.
 
 Servers: the suite's ``DBOPT_TEST_*`` URLs when set, else it starts its own PostgreSQL
@@ -209,10 +212,44 @@ def per_query_cost(requests: int) -> dict[str, float]:
                     recorder(execute, sql, (pk,), False, {})
         return time.perf_counter_ns() - started
 
+    def view(request: Any) -> Any:
+        for pk in range(QUERIES_PER_REQUEST):
+            recorder(execute, sql, (pk,), False, {})
+        return None
+
+    def bare_view(request: Any) -> Any:
+        for pk in range(QUERIES_PER_REQUEST):
+            execute(sql, (pk,), False, {})
+        return None
+
+    from django.test import RequestFactory
+
+    from django_dbopt.middleware import QueryMonitorMiddleware
+
+    request = RequestFactory().get("/twenty/")
+    middleware = QueryMonitorMiddleware(view)
+
+    def bare_requests() -> int:
+        started = time.perf_counter_ns()
+        for _ in range(requests):
+            bare_view(request)
+        return time.perf_counter_ns() - started
+
+    def monitored_requests() -> int:
+        started = time.perf_counter_ns()
+        for _ in range(requests):
+            middleware(request)
+        return time.perf_counter_ns() - started
+
     bare_ns = min(bare() for _ in range(3))
     monitored_ns = min(monitored() for _ in range(3))
+    bare_request_ns = min(bare_requests() for _ in range(3))
+    monitored_request_ns = min(monitored_requests() for _ in range(3))
     queries = requests * QUERIES_PER_REQUEST
-    return {"added_us_per_query": (monitored_ns - bare_ns) / queries / 1000}
+    return {
+        "added_us_per_query": (monitored_ns - bare_ns) / queries / 1000,
+        "added_us_per_request": (monitored_request_ns - bare_request_ns) / requests / 1000,
+    }
 
 
 def setup() -> None:
@@ -287,8 +324,8 @@ def ask(proc: subprocess.Popen[str], command: str) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=30, help="requests per round")
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds")
+    parser.add_argument("--requests", type=int, default=15, help="requests per round")
+    parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--primary", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -364,7 +401,7 @@ def report(
     bests = {v: min(t) for v, t in timings.items()}
     bare, bare_best = medians.get("bare"), bests.get("bare")
     print(
-        f"{'variant':<15}{'median us':>11}{'ratio':>9}{'best us':>11}{'ratio':>9}"
+        f"{'variant':<15}{'median us':>11}{'ratio':>9}{'best us':>11}{'ratio':>9}{'paired':>9}"
         "   each round (us/request)"
     )
     for variant in VARIANTS:
@@ -373,10 +410,12 @@ def report(
             continue
         ratio = f"{medians[variant] / bare:.3f}x" if bare else "no data"
         best_ratio = f"{bests[variant] / bare_best:.3f}x" if bare_best else "no data"
+        pairs = zip(timings[variant], timings.get("bare", []), strict=False)
+        paired = f"{statistics.median(v / b for v, b in pairs):.3f}x" if bare else "no data"
         rounds_text = " ".join(f"{t:.0f}" for t in timings[variant])
         print(
             f"{variant:<15}{medians[variant]:>11.1f}{ratio:>9}{bests[variant]:>11.1f}"
-            f"{best_ratio:>9}   {rounds_text}"
+            f"{best_ratio:>9}{paired:>9}   {rounds_text}"
         )
     cpu_medians = {v: statistics.median(t) for v, t in cpu.items()}
     cpu_bare = cpu_medians.get("bare")
@@ -396,6 +435,16 @@ def report(
             f"monitor: {percall['added_us_per_query']:.2f} us added per query measured directly "
             "(recorder around a no-op execute, 20 queries per scope, best of 3)"
         )
+        per_request = percall["added_us_per_request"]
+        print(
+            f"monitor: {per_request:.1f} us added per request measured directly (middleware, "
+            "scope, 20 recorded no-op queries from one line = an N+1 reported each time)"
+        )
+        if bare:
+            print(
+                f"monitor: that is {(bare + per_request) / bare:.4f}x the median bare request "
+                "above"
+            )
     if memory:
         for cap, m in memory.items():
             print(
