@@ -154,3 +154,11 @@ def test_findings_are_merged_per_call_site_until_flushed(client: Client) -> None
     assert len(held) == 2
     assert [f.occurrences for f in held] == [4, 4]
     assert all(f.count == 6 for f in held)
+
+
+def test_many_to_many_gets_a_prefetch_hint(findings: list[dict[str, Any]]) -> None:
+    UserFactory.create_batch(6)
+    with monitored(), scope("m2m"):
+        for user in User.objects.all():
+            list(user.groups.all())
+    assert [f["hint"] for f in findings] == ["demo.User: use prefetch_related('groups')"]
