@@ -229,3 +229,29 @@ def test_redis_outage_keeps_data_until_it_is_back(controllable_services: Service
         loaded = get_store().load(since=None)
     assert sum(s.calls for k, s in loaded.items() if k[0] == PROBE_OUTAGE) == 2
     assert redis.Redis.from_url(controllable_services.redis_url).ping()
+
+
+def test_week_old_hours_become_days() -> None:
+    store = DatabaseStore()
+    day = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    start = day - datetime.timedelta(days=9)
+    QueryStat.objects.bulk_create(
+        QueryStat(
+            bucket_start=start + datetime.timedelta(hours=h),
+            resolution_s=3600,
+            fingerprint="d" * 16,
+            view="v",
+            calls=1,
+            total_ms=1.0,
+            min_ms=1.0,
+            max_ms=1.0,
+            histogram={"100": 1},
+            compacted=True,
+        )
+        for h in range(0, 24, 3)
+    )
+    maintain_now(store)
+    ((resolution, calls, bucket),) = QueryStat.objects.values_list(
+        "resolution_s", "calls", "bucket_start"
+    )
+    assert (resolution, calls, bucket) == (86400, 8, start)

@@ -2,9 +2,10 @@
 
 Flushes only insert rows, one per (bucket, fingerprint, view), so processes never
 overwrite each other; merging is associative, so readers add up whatever rows a bucket
-has. ``maintain()`` folds each closed bucket's rows into one, folds buckets older than
-``ROLLUP_AFTER_H`` into hour rows, and deletes rows older than ``RETENTION_DAYS`` in
-batches of ``PRUNE_BATCH`` (at most 20 batches per call).
+has. ``maintain()`` deletes rows older than ``RETENTION_DAYS`` in batches of
+``PRUNE_BATCH`` (at most 20 batches per call), folds each closed bucket's rows into one,
+folds buckets older than ``ROLLUP_AFTER_H`` into hour rows and hours older than a week
+into day rows, so a report over the whole retention reads a bounded number of rows.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from django_dbopt.monitor.store import bucket_start
 
 #: rows folded per maintain() call and step; the next call continues
 FOLD_BATCH = 5000
+#: hour rows older than this many days are folded into day rows
+DAY_ROLLUP_AFTER_D = 7
 
 
 class DatabaseStore:
@@ -174,6 +177,10 @@ class DatabaseStore:
         old = now - datetime.timedelta(hours=config.rollup_after_h)
         done["rolled_up"] = self._fold(
             rows.filter(bucket_start__lt=old, resolution_s__lt=3600), 3600, FOLD_BATCH
+        )
+        older = now - datetime.timedelta(days=DAY_ROLLUP_AFTER_D)
+        done["rolled_up"] += self._fold(
+            rows.filter(bucket_start__lt=older, resolution_s__lt=86400), 86400, FOLD_BATCH
         )
         return done
 
