@@ -25,3 +25,6 @@ class DbOptConfig(AppConfig):
             from django_dbopt.routing.celery import connect_signals as connect_routing_celery
 
             connect_routing_celery()
+        from django_dbopt.monitor import wiring as monitor_wiring
+
+        monitor_wiring.connect()

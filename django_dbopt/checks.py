@@ -109,3 +109,42 @@ def check_routing(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+# --- query monitor (E010-E019 / W010-W019) ---------------------------------------------
+MONITOR_MIDDLEWARE = "django_dbopt.middleware.QueryMonitorMiddleware"
+
+
+@register(Tags.compatibility)
+def check_monitor(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    user = getattr(settings, SETTING_NAME, {})
+    monitor = user.get("MONITOR", {}) if isinstance(user, dict) else {}
+    if not isinstance(monitor, dict) or find_problems(user):
+        return []  # check_settings reports malformed settings
+    messages: list[CheckMessage] = []
+    store = monitor.get("STORE_CACHE")
+    if store and store in settings.CACHES:
+        cache_config: Any = settings.CACHES[store]
+        backend = str(cache_config.get("BACKEND", ""))
+        if not backend.startswith("django_redis."):
+            messages.append(
+                Error(
+                    f"{SETTING_NAME}['MONITOR']['STORE_CACHE'] names the cache {store!r}, "
+                    f"whose backend {backend!r} is not django-redis.",
+                    hint="Point STORE_CACHE at a django_redis.cache.RedisCache alias, or "
+                    "remove it to keep the monitor's aggregates in the database.",
+                    id="django_dbopt.E010",
+                )
+            )
+    if monitor.get("ENABLED", True) and MONITOR_MIDDLEWARE not in settings.MIDDLEWARE:
+        messages.append(
+            Warning(
+                "The query monitor is enabled but QueryMonitorMiddleware is not in "
+                "MIDDLEWARE: queries are captured, but not grouped per view, N+1s in "
+                "requests go undetected and web processes never flush to the shared store.",
+                hint=f"Add {MONITOR_MIDDLEWARE!r} near the top of MIDDLEWARE, or set "
+                f"{SETTING_NAME}['MONITOR']['ENABLED'] = False.",
+                id="django_dbopt.W010",
+            )
+        )
+    return messages

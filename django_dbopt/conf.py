@@ -44,11 +44,15 @@ class MonitorSettings:
     slow_query_ms: float = field(default=200.0, metadata={MIN: 0})
     capture_params: bool = False
     nplusone_min_count: int = field(default=5, metadata={MIN: 2})
-    nplusone_min_total_ms: float = field(default=0.0, metadata={MIN: 0})
+    nplusone_min_total_ms: float = field(default=50.0, metadata={MIN: 0})
     max_fingerprints: int = field(default=5000, metadata={MIN: 1})
     flush_interval_s: float = field(default=10.0, metadata={MIN: 0})
+    bucket_s: int = field(default=300, metadata={MIN: 1})
+    rollup_after_h: int = field(default=6, metadata={MIN: 1})
     retention_days: int = field(default=14, metadata={MIN: 1})
+    prune_batch: int = field(default=1000, metadata={MIN: 1})
     explain_timeout_ms: int = field(default=2000, metadata={MIN: 1})
+    large_table_rows: int = field(default=10000, metadata={MIN: 1})
     store_cache: str | None = field(default=None, metadata=_alias("cache"))
 
 

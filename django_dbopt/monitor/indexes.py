@@ -1,0 +1,109 @@
+"""What indexes a PostgreSQL database has, which are unused and which are duplicates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connections
+
+from django_dbopt.monitor.scope import suppressed
+
+_INDEXES = """
+SELECT t.relname, i.relname, x.indisunique, x.indisprimary, x.indpred IS NOT NULL,
+       x.indisvalid, ARRAY(
+         SELECT a.attname FROM unnest(x.indkey) WITH ORDINALITY k(attnum, n)
+         LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
+         ORDER BY k.n),
+       pg_relation_size(i.oid), COALESCE(s.idx_scan, 0)
+FROM pg_index x
+JOIN pg_class t ON t.oid = x.indrelid
+JOIN pg_class i ON i.oid = x.indexrelid
+JOIN pg_namespace ns ON ns.oid = t.relnamespace
+LEFT JOIN pg_stat_user_indexes s ON s.indexrelid = x.indexrelid
+WHERE ns.nspname = ANY(current_schemas(false)) {where}
+ORDER BY t.relname, i.relname
+"""
+
+
+@dataclass
+class IndexInfo:
+    table: str
+    name: str
+    unique: bool
+    primary: bool
+    partial: bool
+    valid: bool
+    columns: list[str]  # an expression column is ""
+    size_bytes: int
+    scans: int
+
+
+def _query(using: str, where: str, params: list[Any]) -> list[IndexInfo]:
+    token = suppressed.set(True)
+    try:
+        with connections[using].cursor() as cursor:
+            cursor.execute(_INDEXES.format(where=where), params)
+            rows = cursor.fetchall()
+    finally:
+        suppressed.reset(token)
+    return [
+        IndexInfo(t, n, u, p, part, v, [c or "" for c in cols], size, scans)
+        for t, n, u, p, part, v, cols, size, scans in rows
+    ]
+
+
+def existing_indexes(using: str, tables: set[str]) -> dict[str, list[IndexInfo]]:
+    out: dict[str, list[IndexInfo]] = {}
+    for index in _query(using, "AND t.relname = ANY(%s)", [sorted(tables)]):
+        out.setdefault(index.table, []).append(index)
+    return out
+
+
+def has_hypopg(using: str) -> bool:
+    token = suppressed.set(True)
+    try:
+        with connections[using].cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'hypopg'")
+            return cursor.fetchone() is not None
+    finally:
+        suppressed.reset(token)
+
+
+def unused_indexes(using: str) -> list[dict[str, Any]]:
+    """Indexes never scanned since statistics were last reset (not unique, not primary)."""
+    return [
+        {"table": i.table, "index": i.name, "columns": i.columns, "size_bytes": i.size_bytes}
+        for i in _query(using, "", [])
+        if i.scans == 0 and not i.unique and not i.primary
+    ]
+
+
+def duplicate_indexes(using: str) -> list[dict[str, Any]]:
+    """Indexes whose columns are a leading prefix of (or equal to) another index's."""
+    by_table: dict[str, list[IndexInfo]] = {}
+    for index in _query(using, "", []):
+        if index.valid and not index.partial and "" not in index.columns:
+            by_table.setdefault(index.table, []).append(index)
+    out = []
+    for indexes in by_table.values():
+        for a in indexes:
+            if a.unique or a.primary:
+                continue
+            for b in indexes:
+                if (
+                    a is not b
+                    and b.columns[: len(a.columns)] == a.columns
+                    and (len(b.columns) > len(a.columns) or a.name > b.name)
+                ):
+                    out.append(
+                        {
+                            "table": a.table,
+                            "index": a.name,
+                            "columns": a.columns,
+                            "covered_by": b.name,
+                            "size_bytes": a.size_bytes,
+                        }
+                    )
+                    break
+    return out
