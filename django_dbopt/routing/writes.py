@@ -21,29 +21,29 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 
-from django_dbopt.conf import RoutingSettings, get_config
 from django_dbopt.routing import counters
 from django_dbopt.routing.events import first_line
 from django_dbopt.routing.health import monitor
 from django_dbopt.routing.scope import Scope, current_scope
 from django_dbopt.routing.tokens import UNREACHABLE_LSN, Position, parse_lsn
 from django_dbopt.sqlkind import statement_kind
+from django_dbopt.topology import replica_map
 
 logger = logging.getLogger("django_dbopt.routing")
 
-_roles_cache: tuple[RoutingSettings | None, dict[str, str | None]] = (None, {})
+_roles_cache: tuple[dict[str, dict[str, float]] | None, dict[str, str | None]] = (None, {})
 
 
 def _roles() -> dict[str, str | None]:
     """alias -> its primary for replicas, None for primaries with replicas."""
     global _roles_cache
-    config = get_config().routing
-    if _roles_cache[0] is not config:
+    replicas = replica_map()  # {} while DBOPT is broken: then nothing is routed
+    if _roles_cache[0] is not replicas:
         roles: dict[str, str | None] = {}
-        for primary, members in config.replicas.items():
+        for primary, members in replicas.items():
             roles[primary] = None
             roles.update(dict.fromkeys(members, primary))
-        _roles_cache = (config, roles)
+        _roles_cache = (replicas, roles)
     return _roles_cache[1]
 
 
@@ -128,7 +128,9 @@ def flush_positions(scope: Scope) -> None:
 
 def _install(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
     if connection.vendor == "postgresql" and routing_wrapper not in connection.execute_wrappers:
-        connection.execute_wrappers.append(routing_wrapper)
+        # At the front, as the monitor does: a user's ``with connection.execute_wrapper()``
+        # block that opened the connection pops the last wrapper, which must be theirs.
+        connection.execute_wrappers.insert(0, routing_wrapper)
 
 
 def connect_signals() -> None:
