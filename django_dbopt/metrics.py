@@ -218,25 +218,30 @@ class DbOptCollector:
             return
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-        report = status()
+        report = status().as_dict()
         decisions = CounterMetricFamily(
-            "dbopt_routing_decisions", "Routing decisions by reason.", labels=["reason"]
+            "dbopt_routing_decisions", "Read routing decisions by reason.", labels=["reason"]
         )
-        for reason, number in report.get("decisions", {}).items():
+        for reason, number in report["counters"].items():
             decisions.add_metric([reason], number)
         labels = ["primary", "replica"]
         lag = GaugeMetricFamily(
-            "dbopt_routing_replica_lag_seconds", "Lag seen by the router.", labels=labels
+            "dbopt_routing_replica_lag_seconds", "Replay lag seen by the router.", labels=labels
+        )
+        lag_bytes = GaugeMetricFamily(
+            "dbopt_routing_replica_lag_bytes", "WAL bytes not yet replayed.", labels=labels
         )
         rotation = GaugeMetricFamily(
             "dbopt_routing_replica_in_rotation", "1 if reads go to it.", labels=labels
         )
-        for replica in report.get("replicas", []):
+        for replica in report["replicas"]:
             key = [str(replica["primary"]), str(replica["alias"])]
-            if replica.get("lag_s") is not None:
+            if replica["lag_s"] is not None:
                 lag.add_metric(key, replica["lag_s"])
-            rotation.add_metric(key, 1 if replica.get("in_rotation") else 0)
-        yield from (decisions, lag, rotation)
+            if replica["lag_bytes"] is not None:
+                lag_bytes.add_metric(key, replica["lag_bytes"])
+            rotation.add_metric(key, 1 if replica["in_rotation"] else 0)
+        yield from (decisions, lag, lag_bytes, rotation)
 
     # -- breakers -------------------------------------------------------------------------
     def breaker_family(self) -> Any:
@@ -254,9 +259,8 @@ class DbOptCollector:
             if stats is not None and stats.get("breaker"):
                 found.append(("pool", alias, stats["breaker"]))
         routing = part_function("django_dbopt.routing", "status")
-        for replica in routing().get("replicas", []) if routing else []:
-            if replica.get("breaker"):
-                found.append(("replica", str(replica["alias"]), replica["breaker"]))
+        for replica in routing().replicas if routing else []:
+            found.append(("replica", replica.alias, replica.breaker))
         cache = part_function("django_dbopt.cache", "stats")
         if cache is not None and (breaker := cache().get("breaker")):
             found.append(("cache", "redis", breaker))

@@ -10,8 +10,21 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 from django_dbopt.monitor.scope import Scope
+
+
+def query_stats(limit: int) -> list[dict[str, Any]]:
+    """This process's query totals per (alias, fingerprint), most total time first.
+
+    Each item: ``alias``, ``fingerprint``, ``count``, ``total_s`` and ``buckets`` (a list
+    of ``(upper_bound_s, cumulative_count)`` ending with ``inf``). Counts only grow while
+    the process lives. Read by the Prometheus endpoint (``django_dbopt.metrics``).
+    """
+    from django_dbopt.monitor.exported import TOTALS
+
+    return TOTALS.query_stats(limit)
 
 
 @contextlib.contextmanager

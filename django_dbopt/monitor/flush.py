@@ -25,6 +25,7 @@ from django_dbopt.conf import get_config
 from django_dbopt.exceptions import ServiceUnavailable
 from django_dbopt.monitor.aggregates import AGGREGATES
 from django_dbopt.monitor.capture import FINDINGS, SLOW_QUEUE
+from django_dbopt.monitor.exported import TOTALS
 from django_dbopt.monitor.scope import suppressed
 from django_dbopt.monitor.store import Store, get_store
 
@@ -74,6 +75,7 @@ def flush_now(store: Store | None = None) -> FlushResult:
         raise ServiceUnavailable(f"query monitor store unavailable: {e}") from e
     finally:
         suppressed.reset(token)
+    TOTALS.fold(snapshot, get_config().monitor.max_fingerprints)
     return result
 
 
