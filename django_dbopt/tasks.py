@@ -1,0 +1,11 @@
+"""Celery tasks of every part, where ``app.autodiscover_tasks()`` looks for them.
+
+Needs the ``celery`` extra. Each task is a one-line wrapper around a plain function that
+is tested without a broker; see each part's docs for what to schedule with Celery beat.
+"""
+
+from __future__ import annotations
+
+from django_dbopt.monitor.tasks import explain_top, maintain_store
+
+__all__ = ["explain_top", "maintain_store"]
