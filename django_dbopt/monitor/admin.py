@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
+from django_dbopt.admin_pages import ReportPageAdmin
 from django_dbopt.exceptions import ServiceUnavailable
 from django_dbopt.monitor import advice, indexes, plans
 from django_dbopt.monitor.chart import histogram_chart
@@ -35,35 +36,18 @@ SORTS = {"total": "total_ms", "p95": "p95_ms", "calls": "calls", "max": "max_ms"
 
 
 @admin.register(MonitorPage)
-class MonitorAdmin(admin.ModelAdmin[MonitorPage]):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.is_active and request.user.is_staff)
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return self.has_view_permission(request)
-
-    def get_urls(self) -> list[URLPattern]:
+class MonitorAdmin(ReportPageAdmin[MonitorPage]):
+    def extra_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
-        opts = self.model._meta
         return [
             path("", wrap(self.queries_view), name="dbopt_monitor_queries"),
-            # the admin index links models to their changelist: land on the queries page
-            path(
-                "", wrap(self.queries_view), name=f"{opts.app_label}_{opts.model_name}_changelist"
-            ),
             path("fp/<str:fingerprint>/", wrap(self.detail_view), name="dbopt_monitor_detail"),
             path("nplusone/", wrap(self.nplusone_view), name="dbopt_monitor_nplusone"),
             path("advice/", wrap(self.advice_view), name="dbopt_monitor_advice"),
         ]
+
+    def page_view(self, request: HttpRequest) -> HttpResponse:
+        return self.queries_view(request)
 
     # -- helpers -----------------------------------------------------------------------
     def _context(self, request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
@@ -74,15 +58,14 @@ class MonitorAdmin(admin.ModelAdmin[MonitorPage]):
             since = parse_since(since_text)
         except ValueError:
             since, since_text = parse_since("24h"), "24h"
-        return {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "opts": self.model._meta,
-            "since": since,
-            "since_text": since_text,
-            "view_filter": request.GET.get("view") or None,
+        return self.page_context(
+            request,
+            title,
+            since=since,
+            since_text=since_text,
+            view_filter=request.GET.get("view") or None,
             **extra,
-        }
+        )
 
     def _render(
         self, request: HttpRequest, template: str, context: dict[str, Any]
