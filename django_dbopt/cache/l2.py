@@ -1,0 +1,157 @@
+"""The second tier: the Redis behind a django-redis (or Django ``RedisCache``) alias.
+
+All Redis traffic of the cache goes through ``RedisTier.run``: a circuit breaker refuses
+calls at once while Redis is failing (so an outage costs microseconds per call, not a
+connect timeout), and Redis errors become ``L2Down`` for the backend to degrade on.
+
+Generation counters live here too (see docs/cache.md, "Generations"): one Redis key per
+table or tag, read and, when missing, *seeded* inside the same Lua script from Redis's
+own clock in microseconds. A counter is bumped by ``INCR``; a missing one is seeded from
+``TIME`` before the increment. Because a counter is bumped far less often than once per
+microsecond, a reseeded counter is always above every value it had before, so entries
+keyed by old generations can never be addressed again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import redis
+from django.core.cache import caches
+from django.core.exceptions import ImproperlyConfigured
+
+from django_dbopt.breaker import CircuitBreaker
+from django_dbopt.exceptions import ServiceUnavailable
+
+logger = logging.getLogger("django_dbopt.cache")
+T = TypeVar("T")
+
+#: errors that mean "Redis is not usable right now"
+REDIS_ERRORS: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+
+_SEED = """
+local function gen(k)
+  local g = redis.call('GET', k)
+  if not g then
+    local t = redis.call('TIME')
+    g = t[1] .. string.rep('0', 6 - #t[2]) .. t[2]
+    redis.call('SET', k, g)
+  end
+  return g
+end
+"""
+
+#: KEYS: generation keys. ARGV: query-key prefix, guessed generations, "1" if the
+#: caller already holds the value for the guess. Returns {generations, value or false}.
+FETCH_LUA = (
+    _SEED
+    + """
+local gens = {}
+for i, k in ipairs(KEYS) do gens[i] = gen(k) end
+local gs = table.concat(gens, '.')
+if ARGV[3] == '1' and gs == ARGV[2] then return {gs} end
+if ARGV[1] == '' then return {gs} end
+return {gs, redis.call('GET', ARGV[1] .. gs)}
+"""
+)
+
+#: KEYS: generation keys. ARGV: channel, message. Seeds, increments, publishes.
+BUMP_LUA = (
+    _SEED
+    + """
+local out = {}
+for i, k in ipairs(KEYS) do gen(k); out[i] = redis.call('INCR', k) end
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+return out
+"""
+)
+
+#: KEYS[1]: key. ARGV: delta, channel, message. False when the key is missing (Django:
+#: ValueError); an error reply when the value is not an integer (Django: TypeError).
+INCR_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local v = redis.call('INCRBY', KEYS[1], ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return v
+"""
+
+
+class L2Down(ServiceUnavailable):
+    """Redis refused or failed the call, or the breaker is open."""
+
+
+def redis_client_of(alias: str) -> redis.Redis:
+    """The ``redis.Redis`` client behind a django-redis or Django ``RedisCache`` alias."""
+    backend: Any = caches[alias]
+    client = getattr(backend, "client", None)
+    if client is not None and hasattr(client, "get_client"):  # django-redis
+        return client.get_client(write=True)  # type: ignore[no-any-return]
+    inner = getattr(backend, "_cache", None)
+    if inner is not None and hasattr(inner, "get_client"):  # django.core.cache RedisCache
+        return inner.get_client(write=True)  # type: ignore[no-any-return]
+    raise ImproperlyConfigured(
+        f"CACHES[{alias!r}] is not a Redis cache (django-redis or Django's RedisCache); "
+        "TwoTierCache's OPTIONS['L2'] must name one. (django_dbopt.E031)"
+    )
+
+
+class RedisTier:
+    def __init__(
+        self,
+        alias: str,
+        breaker: CircuitBreaker,
+        on_error: Callable[[], None],
+    ) -> None:
+        self.alias = alias
+        self.breaker = breaker
+        self._on_error = on_error
+        self._client: redis.Redis | None = None
+        self._scripts: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._failing = False
+
+    @property
+    def client(self) -> redis.Redis:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    client = redis_client_of(self.alias)
+                    self._scripts = {
+                        "fetch": client.register_script(FETCH_LUA),
+                        "bump": client.register_script(BUMP_LUA),
+                        "incr": client.register_script(INCR_LUA),
+                    }
+                    self._client = client
+        return self._client
+
+    @property
+    def available(self) -> bool:
+        return self.breaker.state == "closed"
+
+    def run(self, fn: Callable[[redis.Redis], T]) -> T:
+        """``fn(client)`` guarded by the breaker; raises ``L2Down`` instead of Redis errors."""
+        if not self.breaker.allow():
+            raise L2Down(f"Redis behind cache alias {self.alias!r} is unavailable (breaker open)")
+        try:
+            result = fn(self.client)
+        except redis.ResponseError:
+            self.breaker.success()  # Redis answered: a data error, not an outage
+            raise
+        except REDIS_ERRORS as e:
+            self.breaker.failure()
+            if not self._failing:
+                self._failing = True
+                logger.warning("Redis for cache alias %r failed: %s", self.alias, e)
+            self._on_error()
+            raise L2Down(f"Redis behind cache alias {self.alias!r} failed: {e}") from e
+        if self._failing:
+            self._failing = False
+            logger.warning("Redis for cache alias %r is back", self.alias)
+        self.breaker.success()
+        return result
+
+    def script(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        return self.run(lambda c: self._scripts[name](keys=list(keys), args=list(args)))
