@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import importlib.util
+
 from django.apps import AppConfig
 
 
@@ -11,3 +13,13 @@ class DbOptConfig(AppConfig):
     def ready(self) -> None:
         # Wiring only: no queries, no network.
         from django_dbopt import checks  # noqa: F401  (registers the system checks)
+
+        # Two-tier cache: ORM caching hook and write detection (off until configured;
+        # needs the ``redis`` extra).
+        if importlib.util.find_spec("redis") is not None:
+            from django.db.backends.signals import connection_created
+
+            from django_dbopt.cache import orm, writes
+
+            orm.install()
+            connection_created.connect(writes.install_on_connection, dispatch_uid="dbopt-cache")

@@ -29,3 +29,12 @@ def caches_setting(**options: Any) -> dict[str, Any]:
         "v2": {**base, "VERSION": 2, "OPTIONS": opts},
         "redis": redis_alias,
     }
+
+
+def orm_settings(models: list[str] | None = None, **cache: Any) -> dict[str, Any]:
+    """DBOPT turning ORM caching on for ``models`` (default: the demo app)."""
+    section = {"ORM_MODELS": ["demo"] if models is None else models, **cache}
+    return {
+        "CACHE": section,
+        "ROUTING": {"REPLICAS": {"default": {"replica": 1}}},
+    }
