@@ -38,3 +38,91 @@ def orm_settings(models: list[str] | None = None, **cache: Any) -> dict[str, Any
         "CACHE": section,
         "ROUTING": {"REPLICAS": {"default": {"replica": 1}}},
     }
+
+
+# -- child processes for the multi-process checks --------------------------------------
+# Started with multiprocessing's "spawn": a fresh interpreter that configures Django from
+# the URLs the suite exports (tests.services ENV_*), using the suite's test database.
+
+
+def setup_child(db_name: str, **cache: Any) -> None:
+    from urllib.parse import urlsplit
+
+    import django
+    from django.conf import settings as dj_settings
+
+    from tests import settings_base
+    from tests.services import ENV_PRIMARY
+
+    parts = urlsplit(os.environ[ENV_PRIMARY])
+    values = {k: getattr(settings_base, k) for k in dir(settings_base) if k.isupper()}
+    values["DATABASES"] = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "HOST": parts.hostname,
+            "PORT": str(parts.port),
+            "USER": parts.username or "postgres",
+            "NAME": db_name,
+        }
+    }
+    values["CACHES"] = caches_setting()
+    values["DBOPT"] = {"CACHE": {"ORM_MODELS": ["demo"], **cache}}
+    dj_settings.configure(**values)
+    django.setup()
+
+
+def stale_writer(db_name: str, pk: int, count: int, committed: Any, done: Any) -> None:
+    """Commit ``1..count`` into the row, publishing each value once its commit returned."""
+    import time
+
+    from django.db import transaction
+
+    setup_child(db_name)
+    from example_project.demo.models import User
+
+    try:
+        for value in range(1, count + 1):
+            if value % 2:
+                with transaction.atomic():
+                    User.objects.filter(pk=pk).update(failed_login_count=value)
+            else:
+                user = User.objects.get(pk=pk)
+                user.failed_login_count = value
+                user.save(update_fields=["failed_login_count"])
+            committed.value = value
+            time.sleep(0.004)
+    finally:
+        done.set()
+
+
+def stale_reader(db_name: str, pk: int, committed: Any, done: Any, out: Any) -> None:
+    """Read the row through the ORM cache until the writer is done; count stale reads."""
+    import time
+
+    from django.core.cache import caches as child_caches
+
+    setup_child(db_name)
+    from example_project.demo.models import User
+
+    child_caches["default"].state.wait_subscribed()
+    reads = stale = errors = 0
+    deadline = time.monotonic() + 60
+    while not done.is_set() and time.monotonic() < deadline:
+        floor = committed.value
+        try:
+            seen = User.objects.get(pk=pk).failed_login_count
+        except Exception:  # the check counts any error reaching the app
+            errors += 1
+            continue
+        reads += 1
+        if seen < floor:
+            stale += 1
+    snapshot = child_caches["default"].state.stats.snapshot()
+    out.put(
+        {
+            "reads": reads,
+            "stale": stale,
+            "errors": errors,
+            "hits": snapshot.get("l1.hits", 0) + snapshot.get("l2.hits", 0),
+        }
+    )
