@@ -126,3 +126,13 @@ def stale_reader(db_name: str, pk: int, committed: Any, done: Any, out: Any) -> 
             "hits": snapshot.get("l1.hits", 0) + snapshot.get("l2.hits", 0),
         }
     )
+
+
+def coherence_child(db_name: str, values: Any, acks: Any) -> None:
+    """Set ``shared`` to each value received, acknowledging each write."""
+    from django.core.cache import cache as child_cache
+
+    setup_child(db_name)
+    while (value := values.get(timeout=30)) is not None:
+        child_cache.set("shared", value)
+        acks.put(value)
