@@ -78,6 +78,9 @@ class CacheSettings:
     cache: str = field(default="default", metadata=_alias("cache"))
     #: ``"app_label"`` or ``"app_label.ModelName"`` entries whose queries are cached
     orm_models: list[str] = field(default_factory=list)
+    #: like ``ORM_MODELS``, but only their writes are tracked (for ``@cached(tables=...)``);
+    #: their queries are not cached automatically
+    track_models: list[str] = field(default_factory=list)
     orm_timeout_s: int = field(default=300, metadata={MIN: 1})
     orm_max_result_bytes: int = field(default=1024 * 1024, metadata={MIN: 1})
     #: every cached ORM read checks its tables' generations in Redis (one round trip,

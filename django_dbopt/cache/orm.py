@@ -41,36 +41,42 @@ from django_dbopt.conf import DbOptSettings, get_config
 from django_dbopt.sqlkind import is_read
 from django_dbopt.topology import primary_of
 
+#: the method we wrap, captured when installing (another library may have wrapped it first)
 _original = compiler.SQLCompiler.execute_sql
 _WRITE_COMPILERS = (
     compiler.SQLInsertCompiler,
     compiler.SQLUpdateCompiler,
     compiler.SQLDeleteCompiler,
 )
-_resolved: tuple[DbOptSettings | None, CacheState | None] = (None, None)
+#: (settings seen, state of the ORM cache or None, automatic caching on)
+_resolved: tuple[DbOptSettings | None, CacheState | None, bool] = (None, None, False)
 
 
 @receiver(setting_changed)
 def _forget(*, setting: str, **kwargs: Any) -> None:
     global _resolved
     if setting in ("CACHES", "DBOPT"):
-        _resolved = (None, None)
+        _resolved = (None, None, False)
 
 
-def orm_state() -> CacheState | None:
-    """The state of the cache ORM caching uses, or ``None`` when it is off."""
+def _resolve() -> tuple[DbOptSettings | None, CacheState | None, bool]:
     global _resolved
     config = get_config()
     if _resolved[0] is config:
-        return _resolved[1]
+        return _resolved
     from django_dbopt.cache.backend import TwoTierCache
 
     state = None
-    if config.cache.orm_models:
+    if config.cache.orm_models or config.cache.track_models:
         backend = caches[config.cache.cache]
         state = backend.state if isinstance(backend, TwoTierCache) else None
-    _resolved = (config, state)
-    return state
+    _resolved = (config, state, bool(state is not None and config.cache.orm_models))
+    return _resolved
+
+
+def orm_state() -> CacheState | None:
+    """The state of the cache whose table generations writes bump (None: tracking off)."""
+    return _resolve()[1]
 
 
 def execute_sql(
@@ -79,9 +85,10 @@ def execute_sql(
     chunked_fetch: bool = False,
     chunk_size: int = GET_ITERATOR_CHUNK_SIZE,
 ) -> Any:
-    st = orm_state()
+    _, st, auto = _resolve()
     if (
         st is None
+        or not auto
         or chunked_fetch
         or (result_type != MULTI and result_type != SINGLE)
         or isinstance(self, _WRITE_COMPILERS)
@@ -182,9 +189,12 @@ def _store(st: CacheState, key: str, result: Any, seq: int) -> None:
 def install() -> None:
     """Wrap ``SQLCompiler.execute_sql`` (idempotent). ORM caching stays off until
     ``DBOPT['CACHE']['ORM_MODELS']`` names something."""
+    global _original
     if compiler.SQLCompiler.execute_sql is not execute_sql:
+        _original = compiler.SQLCompiler.execute_sql
         compiler.SQLCompiler.execute_sql = execute_sql  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
-    compiler.SQLCompiler.execute_sql = _original  # type: ignore[method-assign]
+    if compiler.SQLCompiler.execute_sql is execute_sql:
+        compiler.SQLCompiler.execute_sql = _original  # type: ignore[method-assign]

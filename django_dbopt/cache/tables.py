@@ -61,7 +61,14 @@ def _opted(entries: tuple[str, ...]) -> frozenset[str]:
 
 
 def configured_tables() -> frozenset[str]:
+    """Tables whose queries are cached automatically (``ORM_MODELS``)."""
     return opted_tables(tuple(get_config().cache.orm_models))
+
+
+def tracked_tables() -> frozenset[str]:
+    """Tables whose writes bump generations (``ORM_MODELS`` and ``TRACK_MODELS``)."""
+    config = get_config().cache
+    return opted_tables((*config.orm_models, *config.track_models))
 
 
 @functools.lru_cache(maxsize=8192)

@@ -67,10 +67,10 @@ def invalidate_tables(tables: Iterable[str]) -> bool:
 
 
 def written_tables(sql: str) -> frozenset[str]:
-    """Opted-in tables a non-read statement may change (all of them if none is named)."""
-    from django_dbopt.cache.tables import configured_tables, tables_in
+    """Tracked tables a non-read statement may change (all of them if none is named)."""
+    from django_dbopt.cache.tables import tables_in, tracked_tables
 
-    opted = configured_tables()
+    opted = tracked_tables()
     named = tables_in(sql)
     return (named & opted) if named else opted
 
