@@ -5,3 +5,5 @@ The admin pages for non-model data hang off unmanaged placeholder models
 """
 
 from __future__ import annotations
+
+from django_dbopt.cache.models import CacheStats  # noqa: F401

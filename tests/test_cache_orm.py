@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django_dbopt.cache import generations
 from django_dbopt.cache.backend import TwoTierCache
 from django_dbopt.cache.state import CacheState
-from example_project.demo.models import Project, Task, User
+from example_project.demo.models import Project, User
 from tests.cache_fixtures import caches_setting, orm_settings
 
 pytestmark = [
@@ -28,9 +28,7 @@ pytestmark = [
 
 @pytest.fixture
 def st(services: Any) -> Iterator[CacheState]:
-    with override_settings(
-        CACHES=caches_setting(), DBOPT=orm_settings(["demo", "auth.Group"])
-    ):
+    with override_settings(CACHES=caches_setting(), DBOPT=orm_settings(["demo", "auth.Group"])):
         backend = caches["default"]
         assert isinstance(backend, TwoTierCache)
         assert backend.state.wait_subscribed()
@@ -139,9 +137,7 @@ def test_schema_change_from_a_migration_invalidates(two_projects: list[Project])
 
 
 def test_flush_invalidates(two_projects: list[Project]) -> None:
-    _assert_invalidated_by(
-        lambda: call_command("flush", interactive=False, verbosity=0), []
-    )
+    _assert_invalidated_by(lambda: call_command("flush", interactive=False, verbosity=0), [])
 
 
 def test_m2m_changes_invalidate(st: CacheState, owner: User) -> None:
@@ -180,11 +176,17 @@ def test_rollback_publishes_nothing_after_the_write(st: CacheState, owner: User)
     project = Project.objects.create(name="kept", owner=owner)
     key = generations.table_key(st, "projects")
     Project.objects.get(pk=project.pk)
-    with pytest.raises(RuntimeError), transaction.atomic():
-        Project.objects.filter(pk=project.pk).update(name="rolled back")
-        at_write = int(st.tier.client.get(key))
-        raise RuntimeError("roll back")
-    assert int(st.tier.client.get(key)) == at_write
+    at_write = []
+
+    def write_then_fail() -> None:
+        with transaction.atomic():
+            Project.objects.filter(pk=project.pk).update(name="rolled back")
+            at_write.append(int(st.tier.client.get(key)))
+            raise RuntimeError("roll back")
+
+    with pytest.raises(RuntimeError):
+        write_then_fail()
+    assert int(st.tier.client.get(key)) == at_write[0]
     assert Project.objects.get(pk=project.pk).name == "kept"
     assert queries(lambda: Project.objects.get(pk=project.pk).name) == ("kept", 0)
 
@@ -203,7 +205,7 @@ def test_uncacheable_queries_always_reach_the_database(st: CacheState, owner: Us
             assert queries(fn)[1] == 1, name
 
 
-def Permission_names() -> list[str]:  # noqa: N802 - reads an app that is not opted in
+def Permission_names() -> list[str]:
     from django.contrib.auth.models import Permission
 
     return list(Permission.objects.values_list("codename", flat=True)[:3])
@@ -220,9 +222,7 @@ def test_results_above_the_size_limit_are_not_cached(services: Any, owner: User)
         assert queries(lambda: Project.objects.filter(pk=0).first())[1] == 0
 
 
-def test_primary_and_replica_share_entries(
-    st: CacheState, owner: User, services: Any
-) -> None:
+def test_primary_and_replica_share_entries(st: CacheState, owner: User, services: Any) -> None:
     project = Project.objects.create(name="shared", owner=owner)
     services.wait_for_replica()
     Project.objects.get(pk=project.pk)

@@ -17,7 +17,7 @@ from typing import Any
 import redis
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 
-from django_dbopt.cache.l2 import L2Down
+from django_dbopt.cache.l2 import Client, L2Down
 from django_dbopt.cache.state import CacheState, Config, state_for
 
 #: OPTIONS keys and their defaults
@@ -80,8 +80,8 @@ class TwoTierCache(BaseCache):
             st.stats.add("l1.misses")
         seq = st.seq
 
-        def read(c: redis.Redis) -> list[Any]:
-            return c.pipeline(transaction=False).get(key).pttl(key).execute()  # type: ignore[no-any-return]
+        def read(c: Client) -> list[Any]:
+            return c.pipeline(transaction=False).get(key).pttl(key).execute()
 
         try:
             blob, pttl = st.tier.run(read)
@@ -101,11 +101,11 @@ class TwoTierCache(BaseCache):
         blob = st.codec.dumps(value)
         message = st.message("k", [key])
 
-        def write(c: redis.Redis) -> list[Any]:
+        def write(c: Client) -> list[Any]:
             pipe = c.pipeline(transaction=False)
             pipe.set(key, blob, px=self._px(ttl), nx=nx)
             pipe.publish(st.channel, message)
-            return pipe.execute()  # type: ignore[no-any-return]
+            return pipe.execute()
 
         st.l1.delete(key)
         try:
@@ -148,7 +148,7 @@ class TwoTierCache(BaseCache):
         ttl = self._ttl(timeout)
         message = st.message("k", [key])
 
-        def touch(c: redis.Redis) -> list[Any]:
+        def touch(c: Client) -> list[Any]:
             pipe = c.pipeline(transaction=False)
             if ttl is None:
                 pipe.persist(key).exists(key)
@@ -157,7 +157,7 @@ class TwoTierCache(BaseCache):
             else:
                 pipe.pexpire(key, self._px(ttl))  # type: ignore[arg-type]
             pipe.publish(st.channel, message)
-            return pipe.execute()  # type: ignore[no-any-return]
+            return pipe.execute()
 
         st.l1.delete(key)
         try:
@@ -172,8 +172,10 @@ class TwoTierCache(BaseCache):
         message = st.message("k", keys)
         st.l1.delete_many(keys)
 
-        def delete(c: redis.Redis) -> list[Any]:
-            return c.pipeline(transaction=False).delete(*keys).publish(st.channel, message).execute()  # type: ignore[no-any-return]
+        def delete(c: Client) -> list[Any]:
+            return (
+                c.pipeline(transaction=False).delete(*keys).publish(st.channel, message).execute()
+            )
 
         try:
             deleted = int(st.tier.run(delete)[0])
@@ -220,12 +222,12 @@ class TwoTierCache(BaseCache):
             return found
         seq = st.seq
 
-        def read(c: redis.Redis) -> list[Any]:
+        def read(c: Client) -> list[Any]:
             pipe = c.pipeline(transaction=False)
             pipe.mget(wanted)
             for key in wanted:
                 pipe.pttl(key)
-            return pipe.execute()  # type: ignore[no-any-return]
+            return pipe.execute()
 
         try:
             blobs, *pttls = st.tier.run(read)
@@ -257,12 +259,12 @@ class TwoTierCache(BaseCache):
         message = st.message("k", list(made))
         st.l1.delete_many(made)
 
-        def write(c: redis.Redis) -> list[Any]:
+        def write(c: Client) -> list[Any]:
             pipe = c.pipeline(transaction=False)
             for key, blob in blobs.items():
                 pipe.set(key, blob, px=self._px(ttl))
             pipe.publish(st.channel, message)
-            return pipe.execute()  # type: ignore[no-any-return]
+            return pipe.execute()
 
         try:
             st.tier.run(write)
@@ -301,7 +303,7 @@ class TwoTierCache(BaseCache):
         st.l1.clear()
         st.local_gens.clear()
 
-        def clear(c: redis.Redis) -> None:
+        def clear(c: Client) -> None:
             c.pipeline(transaction=False).flushdb().publish(st.channel, message).execute()
 
         try:

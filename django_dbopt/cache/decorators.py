@@ -193,7 +193,7 @@ def cache_queryset(
     base = f"{st.ns}qs:{_digest(primary_of(queryset.db), sql, params)}:"
     keys = generations.gen_keys(st, tables=tables, tags=tags)
     return lookup_or_compute(  # type: ignore[no-any-return]
-        st, base, keys, lambda: list(queryset._clone()), _ttl(backend, timeout)
+        st, base, keys, lambda: list(queryset.all()), _ttl(backend, timeout)
     )
 
 

@@ -27,12 +27,8 @@ def tag_key(st: CacheState, tag: str) -> str:
     return f"{st.ns}g:tag:{tag}"
 
 
-def gen_keys(
-    st: CacheState, tables: Iterable[str] = (), tags: Iterable[str] = ()
-) -> list[str]:
-    return sorted(
-        {*(table_key(st, t) for t in tables), *(tag_key(st, t) for t in tags)}
-    )
+def gen_keys(st: CacheState, tables: Iterable[str] = (), tags: Iterable[str] = ()) -> list[str]:
+    return sorted({*(table_key(st, t) for t in tables), *(tag_key(st, t) for t in tags)})
 
 
 def local(st: CacheState, keys: Sequence[str]) -> str | None:

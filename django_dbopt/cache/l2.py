@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import redis
 from django.core.cache import caches
@@ -79,11 +79,17 @@ return v
 """
 
 
+if TYPE_CHECKING:
+    Client = redis.Redis[bytes]
+else:
+    Client = redis.Redis
+
+
 class L2Down(ServiceUnavailable):
     """Redis refused or failed the call, or the breaker is open."""
 
 
-def redis_client_of(alias: str) -> redis.Redis:
+def redis_client_of(alias: str) -> Client:
     """The ``redis.Redis`` client behind a django-redis or Django ``RedisCache`` alias."""
     backend: Any = caches[alias]
     client = getattr(backend, "client", None)
@@ -108,13 +114,13 @@ class RedisTier:
         self.alias = alias
         self.breaker = breaker
         self._on_error = on_error
-        self._client: redis.Redis | None = None
+        self._client: Client | None = None
         self._scripts: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._failing = False
 
     @property
-    def client(self) -> redis.Redis:
+    def client(self) -> Client:
         if self._client is None:
             with self._lock:
                 if self._client is None:
@@ -131,7 +137,7 @@ class RedisTier:
     def available(self) -> bool:
         return self.breaker.state == "closed"
 
-    def run(self, fn: Callable[[redis.Redis], T]) -> T:
+    def run(self, fn: Callable[[Client], T]) -> T:
         """``fn(client)`` guarded by the breaker; raises ``L2Down`` instead of Redis errors."""
         if not self.breaker.allow():
             raise L2Down(f"Redis behind cache alias {self.alias!r} is unavailable (breaker open)")

@@ -20,6 +20,7 @@ from django_dbopt.cache.stats import FLUSH_EVERY_S
 logger = logging.getLogger("django_dbopt.cache")
 
 POLL_S = 0.5
+_ERRORS: tuple[type[BaseException], ...] = (*REDIS_ERRORS, L2Down)
 BACKOFF_S = (0.05, 0.1, 0.2, 0.5, 1.0)
 
 
@@ -52,7 +53,7 @@ class Listener(threading.Thread):
             try:
                 self._listen()
                 failures = 0
-            except (*REDIS_ERRORS, L2Down) as e:
+            except _ERRORS as e:
                 if self.subscribed.is_set():
                     logger.warning("cache invalidation channel lost (%s); L1 cleared", e)
                 self.subscribed.clear()

@@ -42,7 +42,7 @@ from django_dbopt.sqlkind import is_read
 from django_dbopt.topology import primary_of
 
 #: the method we wrap, captured when installing (another library may have wrapped it first)
-_original = compiler.SQLCompiler.execute_sql
+_original: Any = compiler.SQLCompiler.execute_sql
 _WRITE_COMPILERS = (
     compiler.SQLInsertCompiler,
     compiler.SQLUpdateCompiler,
@@ -192,7 +192,7 @@ def install() -> None:
     global _original
     if compiler.SQLCompiler.execute_sql is not execute_sql:
         _original = compiler.SQLCompiler.execute_sql
-        compiler.SQLCompiler.execute_sql = execute_sql  # type: ignore[method-assign]
+        compiler.SQLCompiler.execute_sql = execute_sql  # type: ignore[method-assign,assignment]
 
 
 def uninstall() -> None:

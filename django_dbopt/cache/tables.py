@@ -33,9 +33,7 @@ _VOLATILE = re.compile(
 @functools.cache
 def known_tables() -> frozenset[str]:
     """Every table of an installed model, auto-created m2m tables included."""
-    return frozenset(
-        m._meta.db_table for m in apps.get_models(include_auto_created=True)
-    )
+    return frozenset(m._meta.db_table for m in apps.get_models(include_auto_created=True))
 
 
 def opted_tables(entries: tuple[str, ...]) -> frozenset[str]:
@@ -54,9 +52,9 @@ def _opted(entries: tuple[str, ...]) -> frozenset[str]:
         for model in models:
             tables.add(model._meta.db_table)
             for field in model._meta.local_many_to_many:
-                through = field.remote_field.through  # type: ignore[union-attr]
-                if through._meta.auto_created:  # type: ignore[union-attr]
-                    tables.add(through._meta.db_table)  # type: ignore[union-attr]
+                through = field.remote_field.through
+                if through._meta.auto_created:
+                    tables.add(through._meta.db_table)
     return frozenset(tables)
 
 

@@ -107,9 +107,7 @@ def execute_wrapper(
     return wrapper
 
 
-def install_on_connection(
-    sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any
-) -> None:
+def install_on_connection(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
     """``connection_created`` receiver: add the write-detecting execute wrapper once."""
     if not getattr(connection, "_dbopt_cache_wrapped", False):
         connection.execute_wrappers.append(execute_wrapper(connection))
