@@ -249,3 +249,19 @@ def test_generations_survive_a_redis_restart(
     assert after > before
     assert generations.writable(st)
     assert not st.pending
+
+
+def test_repeatable_read_transactions_are_not_cached(st: CacheState, owner: User) -> None:
+    from psycopg import IsolationLevel
+
+    project = Project.objects.create(name="rr", owner=owner)
+    Project.objects.get(pk=project.pk)
+    level = connection.isolation_level
+    connection.isolation_level = IsolationLevel.REPEATABLE_READ
+    try:
+        with transaction.atomic():
+            assert queries(lambda: Project.objects.get(pk=project.pk).name) == ("rr", 1)
+    finally:
+        connection.isolation_level = level
+    with transaction.atomic():  # READ COMMITTED: served from the cache
+        assert queries(lambda: Project.objects.get(pk=project.pk).name) == ("rr", 0)

@@ -10,7 +10,8 @@ checks whether a call is cacheable and otherwise calls the original unchanged:
   insert/update/delete compilers, never ``select_for_update()``;
 - only plain reads (``sqlkind``) with no volatile function, whose every table is opted in
   through ``DBOPT['CACHE']['ORM_MODELS']``;
-- not inside a transaction that has written (``writes.py`` tracks that);
+- not inside a transaction that has written (``writes.py`` tracks that), nor inside one
+  whose snapshot may be older than the latest commit (REPEATABLE READ, SQLite);
 - not while an invalidation could not be written (``generations.writable``).
 
 The key is a hash of the SQL, its parameters, the result type and the *cluster*
@@ -36,7 +37,7 @@ from django_dbopt.cache import generations
 from django_dbopt.cache.l2 import L2Down
 from django_dbopt.cache.state import CacheState
 from django_dbopt.cache.tables import configured_tables, is_volatile, tables_in
-from django_dbopt.cache.writes import wrote_in_transaction
+from django_dbopt.cache.writes import uncacheable_now
 from django_dbopt.conf import DbOptSettings, get_config
 from django_dbopt.sqlkind import is_read
 from django_dbopt.topology import primary_of
@@ -93,7 +94,7 @@ def execute_sql(
         or (result_type != MULTI and result_type != SINGLE)
         or isinstance(self, _WRITE_COMPILERS)
         or self.query.select_for_update
-        or wrote_in_transaction(self.connection)
+        or uncacheable_now(self.connection)
     ):
         return _original(self, result_type, chunked_fetch, chunk_size)
     try:

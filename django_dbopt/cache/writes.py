@@ -54,6 +54,24 @@ def wrote_in_transaction(connection: BaseDatabaseWrapper) -> bool:
     return connection.in_atomic_block and _pending_marker(connection) is not None
 
 
+def snapshot_transaction(connection: BaseDatabaseWrapper) -> bool:
+    """In a transaction whose reads may see an older snapshot than the latest commit
+    (anything but PostgreSQL's READ COMMITTED, e.g. REPEATABLE READ or SQLite): such a
+    read stored under current generations could be stale, so it is not cached."""
+    if not connection.in_atomic_block:
+        return False
+    if connection.vendor != "postgresql":
+        return True
+    level = getattr(getattr(connection, "isolation_level", None), "name", "READ_COMMITTED")
+    return level not in ("READ_COMMITTED", "READ_UNCOMMITTED")  # PG runs the latter as the former
+
+
+def uncacheable_now(connection: BaseDatabaseWrapper) -> bool:
+    return connection.in_atomic_block and (
+        _pending_marker(connection) is not None or snapshot_transaction(connection)
+    )
+
+
 def invalidate_tables(tables: Iterable[str]) -> bool:
     """Bump the generations of ``tables`` in the ORM cache (True if written to Redis)."""
     from django_dbopt.cache import generations
