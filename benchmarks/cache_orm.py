@@ -309,7 +309,7 @@ def bench(services: Any) -> None:
                 "dbopt miss path": (dbopt(), fn, rows[-MISSES // 2 :]),
             }
         )
-        st.writer.drain()
+        st.outbox.flush()
 
     cachalot = {
         b: run_cachalot(services.primary_url, services.redis_url, b) for b in ("locmem", "redis")

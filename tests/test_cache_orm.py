@@ -34,7 +34,7 @@ def st(services: Any) -> Iterator[CacheState]:
         assert backend.state.wait_subscribed()
         backend.clear()
         yield backend.state
-        backend.state.writer.drain()
+        backend.state.outbox.flush()
         backend.clear()
 
 
@@ -65,7 +65,7 @@ def test_get_by_pk_is_served_from_cache_until_saved(st: CacheState, owner: User)
 def test_l2_serves_when_l1_is_cold(st: CacheState, owner: User) -> None:
     project = Project.objects.create(name="cold", owner=owner)
     Project.objects.get(pk=project.pk)
-    st.writer.drain()
+    st.outbox.flush()
     st.l1.clear()
     _, n = queries(lambda: Project.objects.get(pk=project.pk))
     assert n == 0

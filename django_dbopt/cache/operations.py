@@ -93,5 +93,5 @@ def warm(database: str, paths: Iterable[str] | None = None) -> list[Warmed]:
             continue
         out.append(Warmed(path, time.perf_counter() - start, result=result))
     st = state_of(None)
-    st.writer.drain()
+    st.outbox.flush()
     return out

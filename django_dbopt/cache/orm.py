@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import caches
@@ -36,7 +37,7 @@ from django.dispatch import receiver
 from django_dbopt.cache import generations
 from django_dbopt.cache.l2 import L2Down
 from django_dbopt.cache.state import CacheState
-from django_dbopt.cache.tables import configured_tables, is_volatile, tables_in
+from django_dbopt.cache.tables import clear_memos, configured_tables, is_volatile, tables_in
 from django_dbopt.cache.writes import uncacheable_now
 from django_dbopt.conf import DbOptSettings, get_config
 from django_dbopt.sqlkind import is_read
@@ -49,35 +50,90 @@ _WRITE_COMPILERS = (
     compiler.SQLUpdateCompiler,
     compiler.SQLDeleteCompiler,
 )
-#: (settings seen, state of the ORM cache or None, automatic caching on)
-_resolved: tuple[DbOptSettings | None, CacheState | None, bool] = (None, None, False)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one SQL string needs, computed once per string (per settings)."""
+
+    names: tuple[str, ...]  # tables read, sorted
+    keys: list[str]  # their generation keys
+    hit_stats: list[str]
+    miss_stats: list[str]
+
+
+class _Resolved:
+    """Settings-derived lookups, rebuilt when ``DBOPT`` or ``CACHES`` change."""
+
+    def __init__(self, config: DbOptSettings | None, state: CacheState | None) -> None:
+        self.config = config
+        self.state = state
+        self.auto = bool(state is not None and config is not None and config.cache.orm_models)
+        self.strict = bool(config is not None and config.cache.orm_strict)
+        self.plans: dict[str, Plan | None] = {}
+        self.clusters: dict[str, str] = {}
+
+    def plan(self, sql: str) -> Plan | None:
+        """``None`` when this SQL is never cached (write, volatile, table not opted in)."""
+        try:
+            return self.plans[sql]
+        except KeyError:
+            pass
+        assert self.state is not None
+        tables = tables_in(sql)
+        plan = None
+        if tables and tables <= configured_tables() and is_read(sql) and not is_volatile(sql):
+            names = tuple(sorted(tables))
+            plan = Plan(
+                names,
+                generations.gen_keys(self.state, tables=names),
+                [f"table.{t}.hits" for t in names],
+                [f"table.{t}.misses" for t in names],
+            )
+        if len(self.plans) >= MAX_PLANS:
+            self.plans.clear()
+        self.plans[sql] = plan
+        return plan
+
+    def cluster(self, alias: str) -> str:
+        try:
+            return self.clusters[alias]
+        except KeyError:
+            self.clusters[alias] = primary_of(alias)
+            return self.clusters[alias]
+
+
+MAX_PLANS = 5000
+_resolved = _Resolved(None, None)
 
 
 @receiver(setting_changed)
 def _forget(*, setting: str, **kwargs: Any) -> None:
     global _resolved
     if setting in ("CACHES", "DBOPT"):
-        _resolved = (None, None, False)
+        _resolved = _Resolved(None, None)
+        clear_memos()
 
 
-def _resolve() -> tuple[DbOptSettings | None, CacheState | None, bool]:
+def _resolve() -> _Resolved:
     global _resolved
     config = get_config()
-    if _resolved[0] is config:
-        return _resolved
+    resolved = _resolved
+    if resolved.config is config:
+        return resolved
     from django_dbopt.cache.backend import TwoTierCache
 
     state = None
     if config.cache.orm_models or config.cache.track_models:
         backend = caches[config.cache.cache]
         state = backend.state if isinstance(backend, TwoTierCache) else None
-    _resolved = (config, state, bool(state is not None and config.cache.orm_models))
+    _resolved = _Resolved(config, state)
     return _resolved
 
 
 def orm_state() -> CacheState | None:
     """The state of the cache whose table generations writes bump (None: tracking off)."""
-    return _resolve()[1]
+    return _resolve().state
 
 
 def execute_sql(
@@ -86,10 +142,11 @@ def execute_sql(
     chunked_fetch: bool = False,
     chunk_size: int = GET_ITERATOR_CHUNK_SIZE,
 ) -> Any:
-    _, st, auto = _resolve()
+    resolved = _resolve()
+    st = resolved.state
     if (
         st is None
-        or not auto
+        or not resolved.auto
         or chunked_fetch
         or (result_type != MULTI and result_type != SINGLE)
         or isinstance(self, _WRITE_COMPILERS)
@@ -101,21 +158,14 @@ def execute_sql(
         sql, params = self.as_sql()
     except (EmptyResultSet, FullResultSet):  # the original answers these without SQL
         return _original(self, result_type, chunked_fetch, chunk_size)
-    tables = tables_in(sql)
-    if (
-        not sql
-        or not tables
-        or not tables <= configured_tables()
-        or not is_read(sql)
-        or is_volatile(sql)
-        or not generations.writable(st)
-    ):
+    plan = resolved.plan(sql) if sql else None
+    if plan is None or (st.pending and not generations.writable(st)):
         return _pinned(self, sql, params, result_type, chunk_size)
-    raw = repr((result_type, primary_of(self.connection.alias), sql, params))
+    raw = repr((result_type, resolved.cluster(self.connection.alias), sql, params))
     if " at 0x" in raw:  # a parameter without a stable repr
         return _pinned(self, sql, params, result_type, chunk_size)
     digest = hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
-    return _cached(self, st, tables, digest, sql, params, result_type, chunk_size)
+    return _cached(self, st, plan, resolved.strict, digest, sql, params, result_type, chunk_size)
 
 
 def _pinned(
@@ -132,49 +182,44 @@ def _pinned(
 def _cached(
     self: compiler.SQLCompiler,
     st: CacheState,
-    tables: frozenset[str],
+    plan: Plan,
+    strict: bool,
     digest: str,
     sql: str,
     params: Any,
     result_type: str,
     chunk_size: int,
 ) -> Any:
-    keys = generations.gen_keys(st, tables=tables)
+    keys = plan.keys
     prefix = f"{st.ns}q:{digest}:"
-    strict = get_config().cache.orm_strict
     l1_on = st.l1_on
-    guess = generations.local(st, keys) or ""
-    held = st.l1.get(prefix + guess) if guess and l1_on else None
-    names = sorted(tables)
+    guess = generations.local(st, keys) if l1_on else None
+    held = st.l1.get(prefix + guess) if guess else None
     if held is not None and not strict:
-        return _hit(st, "l1", names, held)
+        st.stats.add_many(["l1.hits", *plan.hit_stats])
+        return st.codec.loads(held)
     seq = st.seq
     try:
-        gens, blob = generations.fetch(st, keys, prefix, guess, held is not None)
+        gens, blob = generations.fetch(st, keys, prefix, guess or "", held is not None)
     except L2Down:
         st.stats.add("l2.errors")
         return _pinned(self, sql, params, result_type, chunk_size)
     if held is not None and gens == guess:
-        return _hit(st, "l1", names, held)
+        st.stats.add_many(["l1.hits", *plan.hit_stats])
+        return st.codec.loads(held)
     if blob is not None:
         if st.seq == seq and l1_on:
             st.l1.set(prefix + gens, blob)
+        st.stats.add_many([*(["l1.misses"] if l1_on else []), "l2.hits", *plan.hit_stats])
         st.stats.add("l2.bytes_read", len(blob))
-        return _hit(st, "l2", names, blob, l1_on)
-    misses = ["l1.misses"] if l1_on else []
-    st.stats.add_many([*misses, "l2.misses", *(f"table.{t}.misses" for t in names)])
+        return st.codec.loads(blob)
+    st.stats.add_many([*(["l1.misses"] if l1_on else []), "l2.misses", *plan.miss_stats])
     result = _pinned(self, sql, params, result_type, chunk_size)
-    _store(st, prefix + gens, result, seq)
+    _store(st, prefix + gens, result, seq, l1_on)
     return result
 
 
-def _hit(st: CacheState, tier: str, names: list[str], blob: bytes, l1_on: bool = True) -> Any:
-    misses = ["l1.misses"] if tier == "l2" and l1_on else []
-    st.stats.add_many([f"{tier}.hits", *misses, *(f"table.{t}.hits" for t in names)])
-    return st.codec.loads(blob)
-
-
-def _store(st: CacheState, key: str, result: Any, seq: int) -> None:
+def _store(st: CacheState, key: str, result: Any, seq: int, l1_on: bool) -> None:
     config = get_config().cache
     try:
         blob = st.codec.dumps(result)
@@ -182,9 +227,9 @@ def _store(st: CacheState, key: str, result: Any, seq: int) -> None:
         return  # e.g. a memoryview column: not cacheable, not an error
     if len(blob) > config.orm_max_result_bytes:
         return
-    if st.seq == seq and st.l1_on:
+    if st.seq == seq and l1_on:
         st.l1.set(key, blob)
-    st.writer.put(key, blob, config.orm_timeout_s)
+    st.outbox.put(key, blob, config.orm_timeout_s)
 
 
 def install() -> None:

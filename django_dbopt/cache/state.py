@@ -32,8 +32,8 @@ from django_dbopt.cache.codec import ValueCodec
 from django_dbopt.cache.l1 import ByteLRU
 from django_dbopt.cache.l2 import L2Down, RedisTier
 from django_dbopt.cache.listener import Listener
+from django_dbopt.cache.outbox import Outbox
 from django_dbopt.cache.stats import Stats
-from django_dbopt.cache.writer import Writer
 
 logger = logging.getLogger("django_dbopt.cache")
 
@@ -71,19 +71,8 @@ class CacheState:
         self.pending: set[str] = set()
         self._lock = threading.Lock()
         self._listener: Listener | None = None
-        self._writer: Writer | None = None
-
-    @property
-    def writer(self) -> Writer:
-        """The background store thread (started on first use)."""
-        writer = self._writer
-        if writer is None or not writer.is_alive():
-            with self._lock:
-                writer = self._writer
-                if writer is None or not writer.is_alive():
-                    writer = self._writer = Writer(self)
-                    writer.start()
-        return writer
+        #: stores waiting to ride along the next round trip (see ``outbox.py``)
+        self.outbox = Outbox(self)
 
     # -- L1 usability ------------------------------------------------------------------
     @property
