@@ -102,7 +102,7 @@ def per_call_us(fn: Callable[[Any], Any], args: list[Any], warmup: bool = True) 
     return statistics.median(samples) / 1000
 
 
-ROUNDS = 6
+ROUNDS = 24
 
 
 def interleaved(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 
 
 class DbOptConfig(AppConfig):
@@ -23,3 +23,9 @@ class DbOptConfig(AppConfig):
 
             orm.install()
             connection_created.connect(writes.install_on_connection, dispatch_uid="dbopt-cache")
+            if apps.is_installed("django.contrib.auth"):
+                from django.contrib.auth.signals import user_logged_in
+
+                from django_dbopt.cache.operations import preload_on_login
+
+                user_logged_in.connect(preload_on_login, dispatch_uid="dbopt-cache-preload")

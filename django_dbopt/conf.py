@@ -91,6 +91,8 @@ class CacheSettings:
     stampede_wait_s: float = field(default=2.0, metadata={MIN: 0})
     #: dotted paths of callables run by ``manage.py dbopt_cache warm``
     warm: list[str] = field(default_factory=list)
+    #: dotted paths of callables ``f(user)`` run when a user logs in (preloading)
+    preload_on_login: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

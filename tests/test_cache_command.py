@@ -54,6 +54,7 @@ def test_stats_show_measured_numbers(st: CacheState) -> None:
     assert everyone["misses"] >= 1
     assert everyone["hits"] >= 2
     assert 0 < everyone["hit_ratio"] < 1
+    assert everyone["bytes_served"] > 0
     text = run("stats")
     assert "projects:" in text
     assert "hit ratio" in text
@@ -113,3 +114,30 @@ def test_warm_runs_the_configured_callables(st: CacheState) -> None:
     with CaptureQueriesContext(connection) as ctx:
         assert [p.name for p in Project.objects.all()] == ["w"]
     assert len(ctx.captured_queries) == 0  # served from L2, warmed by the command
+
+
+preloaded: list[int] = []
+
+
+def preload_tasks(user: User) -> None:
+    preloaded.append(user.pk)
+    list(Project.objects.filter(owner=user))
+
+
+def test_login_preloads_the_users_data(services: Any) -> None:
+    from django.test import Client
+
+    dbopt = orm_settings(PRELOAD_ON_LOGIN=["tests.test_cache_command.preload_tasks"])
+    with override_settings(CACHES=caches_setting(), DBOPT=dbopt):
+        assert caches["default"].state.wait_subscribed()
+        user = User.objects.create_user(email="login@example.com", password="pw")
+        Project.objects.create(name="mine", owner=user)
+        preloaded.clear()
+        assert Client().login(email="login@example.com", password="pw")
+        assert preloaded == [user.pk]
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as ctx:
+            assert [p.name for p in Project.objects.filter(owner=user)] == ["mine"]
+        assert len(ctx.captured_queries) == 0

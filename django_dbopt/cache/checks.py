@@ -114,7 +114,9 @@ def check_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     for alias, config in _two_tier_caches().items():
         messages.extend(_check_options(alias, config))
     section = _user_cache_section()
-    uses = [k for k in ("ORM_MODELS", "TRACK_MODELS", "WARM") if section.get(k)]
+    uses = [
+        k for k in ("ORM_MODELS", "TRACK_MODELS", "WARM", "PRELOAD_ON_LOGIN") if section.get(k)
+    ]
     alias = section.get("CACHE", "default")
     if uses and _caches().get(alias, {}).get("BACKEND") != BACKEND:
         messages.append(
@@ -142,7 +144,7 @@ def check_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
                         id="django_dbopt.E033",
                     )
                 )
-    for path in section.get("WARM", []):
+    for path in [*section.get("WARM", []), *section.get("PRELOAD_ON_LOGIN", [])]:
         try:
             func = import_string(path)
         except ImportError:
@@ -150,9 +152,10 @@ def check_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
         if not callable(func):
             messages.append(
                 Error(
-                    f"{SETTING_NAME}['CACHE']['WARM'] names {path!r}, which is not an "
-                    "importable callable.",
-                    hint="Give the dotted path of a function taking using=<database alias>.",
+                    f"{SETTING_NAME}['CACHE'] (WARM / PRELOAD_ON_LOGIN) names {path!r}, which "
+                    "is not an importable callable.",
+                    hint="Give the dotted path of a function (WARM: f(using=alias); "
+                    "PRELOAD_ON_LOGIN: f(user)).",
                     id="django_dbopt.E035",
                 )
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from django_dbopt.cache.report import state_of
 from django_dbopt.cache.tables import tracked_tables
 from django_dbopt.conf import get_config
 from django_dbopt.exceptions import DbOptError
+
+logger = logging.getLogger("django_dbopt.cache")
 
 
 class OperationError(DbOptError):
@@ -70,6 +73,19 @@ class Warmed:
     seconds: float
     result: Any = None
     error: str | None = None
+
+
+def preload_on_login(sender: Any, request: Any = None, user: Any = None, **kwargs: Any) -> None:
+    """``user_logged_in`` receiver: run ``DBOPT['CACHE']['PRELOAD_ON_LOGIN']`` callables.
+
+    Each gets ``user``; what it reads through ORM caching or ``@cached`` functions is then
+    in the cache for the user's next requests. A failing preload is logged, never raised:
+    it must not fail the login."""
+    for path in get_config().cache.preload_on_login:
+        try:
+            import_string(path)(user)
+        except (ImportError, DatabaseError, DbOptError) as e:
+            logger.warning("cache preload %s failed for a login: %s", path, e)
 
 
 def warm(database: str, paths: Iterable[str] | None = None) -> list[Warmed]:

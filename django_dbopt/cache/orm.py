@@ -60,6 +60,7 @@ class Plan:
     keys: list[str]  # their generation keys
     hit_stats: list[str]
     miss_stats: list[str]
+    byte_stats: list[str]
 
 
 class _Resolved:
@@ -89,6 +90,7 @@ class _Resolved:
                 generations.gen_keys(self.state, tables=names),
                 [f"table.{t}.hits" for t in names],
                 [f"table.{t}.misses" for t in names],
+                [f"table.{t}.bytes_served" for t in names],
             )
         if len(self.plans) >= MAX_PLANS:
             self.plans.clear()
@@ -197,6 +199,7 @@ def _cached(
     held = st.l1.get(prefix + guess) if guess else None
     if held is not None and not strict:
         st.stats.add_many(["l1.hits", *plan.hit_stats])
+        st.stats.add_many(plan.byte_stats, len(held))
         return st.codec.loads(held)
     seq = st.seq
     try:
@@ -206,12 +209,14 @@ def _cached(
         return _pinned(self, sql, params, result_type, chunk_size)
     if held is not None and gens == guess:
         st.stats.add_many(["l1.hits", *plan.hit_stats])
+        st.stats.add_many(plan.byte_stats, len(held))
         return st.codec.loads(held)
     if blob is not None:
         if st.seq == seq and l1_on:
             st.l1.set(prefix + gens, blob)
         st.stats.add_many([*(["l1.misses"] if l1_on else []), "l2.hits", *plan.hit_stats])
         st.stats.add("l2.bytes_read", len(blob))
+        st.stats.add_many(plan.byte_stats, len(blob))
         return st.codec.loads(blob)
     st.stats.add_many([*(["l1.misses"] if l1_on else []), "l2.misses", *plan.miss_stats])
     result = _pinned(self, sql, params, result_type, chunk_size)

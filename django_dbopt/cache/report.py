@@ -41,7 +41,8 @@ def stats(alias: str | None = None) -> dict[str, Any]:
 
     Each tier has ``hits``, ``misses``, ``sets``, ``deletes``, ``bytes_read``,
     ``bytes_written``, ``errors`` and ``hit_ratio`` (``None`` before the first lookup);
-    each table has ``hits``, ``misses``, ``invalidations`` and ``hit_ratio``. A process
+    each table has ``hits``, ``misses``, ``invalidations``, ``bytes_served`` (encoded
+    bytes of cached results served for queries reading it) and ``hit_ratio``. A process
     adds its counts to ``all_processes`` every 2 seconds.
     """
     st = state_of(alias)

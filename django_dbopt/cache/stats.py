@@ -14,9 +14,10 @@ from typing import Any
 
 FLUSH_EVERY_S = 2.0
 
-#: counter names per tier; "bytes_read"/"bytes_written" are value bytes moved
+#: counter names per tier; "bytes_read"/"bytes_written" are value bytes moved to/from
+#: Redis; per table, "bytes_served" are the (encoded) bytes of results served from cache
 TIER_FIELDS = ("hits", "misses", "sets", "deletes", "bytes_read", "bytes_written", "errors")
-TABLE_FIELDS = ("hits", "misses", "invalidations")
+TABLE_FIELDS = ("hits", "misses", "invalidations", "bytes_served")
 
 
 class Stats:

@@ -115,7 +115,7 @@ class Command(BaseCommand):
             ratio = "no data" if row["hit_ratio"] is None else f"{row['hit_ratio']:.1%}"
             self.stdout.write(
                 f"  {table}: {row['hits']} hits, {row['misses']} misses, hit ratio {ratio}, "
-                f"{row['invalidations']} invalidations"
+                f"{row['invalidations']} invalidations, {row['bytes_served']} bytes served"
             )
 
     def _text_invalidate(self, result: dict[str, Any], verbosity: int) -> None:
