@@ -290,3 +290,15 @@ def test_another_instance_sees_writes_through_l2(tt: TwoTierCache) -> None:
     cache.set("shared", "one")
     other = TwoTierCache("other-namespace", {"OPTIONS": {"L2": "redis"}})
     assert other.get("shared") == "one"
+
+
+def test_a_read_overtaken_by_a_write_does_not_fill_l1(tt: TwoTierCache) -> None:
+    cache.set("raced", "old")
+    key = tt.make_key("raced")
+    stale = tt.state.codec.dumps("old")
+    seq = tt.state.seq  # a read of "old" from Redis starts here...
+    cache.set("raced", "new")  # ...another thread writes meanwhile...
+    tt.state.l1.delete(key)
+    tt._remember(key, stale, 60_000, seq)  # ...and the read ends: must not fill L1
+    assert tt.state.l1.get(key) is None
+    assert cache.get("raced") == "new"

@@ -113,6 +113,7 @@ class TwoTierCache(BaseCache):
         except L2Down:
             st.stats.add("l2.errors")
             return False
+        st.invalidated()  # a concurrent read of the old value must not fill L1
         if stored:
             st.stats.add("l2.sets")
             st.stats.add("l2.bytes_written", len(blob))
@@ -165,6 +166,7 @@ class TwoTierCache(BaseCache):
         except L2Down:
             st.stats.add("l2.errors")
             return False
+        st.invalidated()
         return bool(result[1] if ttl is None else result[0])
 
     def _delete(self, keys: list[str]) -> int:
@@ -182,6 +184,8 @@ class TwoTierCache(BaseCache):
         except L2Down:
             st.stats.add("l2.errors")
             return 0
+        st.invalidated()
+        st.l1.delete_many(keys)
         st.stats.add("l2.deletes", deleted)
         return deleted
 
@@ -271,6 +275,7 @@ class TwoTierCache(BaseCache):
         except L2Down:
             st.stats.add("l2.errors")
             return list(data)
+        st.invalidated()
         st.stats.add("l2.sets", len(blobs))
         st.stats.add("l2.bytes_written", sum(map(len, blobs.values())))
         if st.l1_on:
@@ -289,6 +294,8 @@ class TwoTierCache(BaseCache):
         except L2Down as e:
             st.stats.add("l2.errors")
             raise ValueError(f"Key '{key}' not found (cache unavailable)") from e
+        st.invalidated()
+        st.l1.delete(key)
         if value is None:
             raise ValueError(f"Key '{key}' not found")
         return int(value)
@@ -310,3 +317,6 @@ class TwoTierCache(BaseCache):
             st.tier.run(clear)
         except L2Down:
             st.stats.add("l2.errors")
+        st.invalidated()
+        st.l1.clear()
+        st.local_gens.clear()

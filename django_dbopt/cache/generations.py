@@ -98,6 +98,7 @@ def bump(st: CacheState, keys: Iterable[str]) -> bool:
     except L2Down:
         st.pending |= wanted
         return False
+    st.invalidated()  # a concurrent fetch of the old values must not be remembered
     st.pending -= wanted
     st.stats.add_many(
         [f"table.{k.rsplit(':', 1)[1]}.invalidations" for k in ordered if ":g:t:" in k]

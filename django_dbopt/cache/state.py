@@ -65,6 +65,7 @@ class CacheState:
             on_error=self._on_redis_error,
         )
         self.seq = 0
+        self._seq_lock = threading.Lock()
         self.local_gens: dict[str, bytes] = {}
         #: generation keys whose bump could not be written: ORM caching stays off until
         #: they are (see ``generations.flush_pending``)
@@ -114,8 +115,15 @@ class CacheState:
         self._listener = None
 
     # -- invalidation ------------------------------------------------------------------
+    def invalidated(self) -> None:
+        """Something changed: a value being read from Redis right now must not be kept
+        in L1 (nor a generation in the local map). Called for every received message,
+        a lost subscription, and after this process's own writes and bumps."""
+        with self._seq_lock:
+            self.seq += 1
+
     def _reset_local(self) -> None:
-        self.seq += 1
+        self.invalidated()
         self.l1.clear()
         self.local_gens.clear()
 
@@ -127,7 +135,7 @@ class CacheState:
         node, _, rest = data.partition(b" ")
         if node == self.node:
             return
-        self.seq += 1
+        self.invalidated()
         kind, _, payload = rest.partition(b" ")
         if kind == b"k":
             self.l1.delete_many(k.decode() for k in payload.split(b"\0"))
