@@ -265,3 +265,26 @@ def test_repeatable_read_transactions_are_not_cached(st: CacheState, owner: User
         connection.isolation_level = level
     with transaction.atomic():  # READ COMMITTED: served from the cache
         assert queries(lambda: Project.objects.get(pk=project.pk).name) == ("rr", 0)
+
+
+def test_demo_pages_render_the_same_from_the_cache(st: CacheState) -> None:
+    from django.test import Client
+    from django.urls import reverse
+
+    from example_project.demo.factories import AuditLogFactory, TaskFactory
+    from example_project.demo.models import AuditLog
+    from tests.test_example_project import PAGES
+
+    TaskFactory.create_batch(5)
+    AuditLogFactory(action=AuditLog.Action.LOGIN, result=AuditLog.Result.FAILURE)
+    client = Client()
+    for name, query in PAGES:
+        first = client.get(reverse(name), query)
+        with CaptureQueriesContext(connection) as ctx:
+            second = client.get(reverse(name), query)
+        assert first.status_code == second.status_code == 200, name
+        assert first.content == second.content, name
+        # login_lookup passes timezone.now() as a parameter: a new key every request
+        expected = 1 if name == "demo:login_lookup" else 0
+        assert len(ctx.captured_queries) == expected, (name, ctx.captured_queries)
+    assert st.stats.snapshot()["l1.hits"] > 0
