@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,6 +98,22 @@ class _Resolved:
         self.plans[sql] = plan
         return plan
 
+    def table_plan(self, tables: frozenset[str]) -> Plan:
+        """A plan for reads of exactly ``tables`` (the pk fast path)."""
+        key = "\0tables:" + ",".join(sorted(tables))
+        plan = self.plans.get(key)
+        if plan is None:
+            assert self.state is not None
+            names = tuple(sorted(tables))
+            plan = self.plans[key] = Plan(
+                names,
+                generations.gen_keys(self.state, tables=names),
+                [f"table.{t}.hits" for t in names],
+                [f"table.{t}.misses" for t in names],
+                [f"table.{t}.bytes_served" for t in names],
+            )
+        return plan
+
     def cluster(self, alias: str) -> str:
         try:
             return self.clusters[alias]
@@ -106,6 +123,8 @@ class _Resolved:
 
 
 MAX_PLANS = 5000
+#: set while the pk fast path's own miss runs the original get(): no second lookup
+bypass: ContextVar[bool] = ContextVar("dbopt_cache_bypass", default=False)
 _resolved = _Resolved(None, None)
 
 
@@ -149,6 +168,7 @@ def execute_sql(
     if (
         st is None
         or not resolved.auto
+        or bypass.get()
         or chunked_fetch
         or (result_type != MULTI and result_type != SINGLE)
         or isinstance(self, _WRITE_COMPILERS)
@@ -238,8 +258,11 @@ def _store(st: CacheState, key: str, result: Any, seq: int, l1_on: bool) -> None
 
 
 def install() -> None:
-    """Wrap ``SQLCompiler.execute_sql`` (idempotent). ORM caching stays off until
-    ``DBOPT['CACHE']['ORM_MODELS']`` names something."""
+    """Wrap ``SQLCompiler.execute_sql`` and ``QuerySet.get`` (the pk fast path; idempotent).
+    ORM caching stays off until ``DBOPT['CACHE']['ORM_MODELS']`` names something."""
+    from django_dbopt.cache import fastpath
+
+    fastpath.install()
     global _original
     if compiler.SQLCompiler.execute_sql is not execute_sql:
         _original = compiler.SQLCompiler.execute_sql
@@ -247,5 +270,8 @@ def install() -> None:
 
 
 def uninstall() -> None:
+    from django_dbopt.cache import fastpath
+
+    fastpath.uninstall()
     if compiler.SQLCompiler.execute_sql is execute_sql:
         compiler.SQLCompiler.execute_sql = _original  # type: ignore[method-assign]
