@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django_dbopt.cache.l2 import FETCH_LUA, L2Down
+from django_dbopt.cache.l2 import L2Down
 from django_dbopt.cache.state import CacheState
 
 
@@ -56,24 +56,16 @@ def fetch(
     value stored at ``prefix + generations``, in one round trip. With ``have``, the value
     is not sent when the generations equal ``guess``. Raises ``L2Down``."""
     seq = st.seq
-    args = [prefix, guess, "1" if have else "0"]
+    args: list[Any] = [prefix, guess, "1" if have else "0"]
     items = st.outbox.take() if len(st.outbox) else []
-    if items:
-
-        def fetch_and_store(client: Any) -> Any:
-            pipe = client.pipeline(transaction=False)
-            st.outbox.add_to(pipe, items)
-            pipe.eval(FETCH_LUA, len(keys), *keys, *args)
-            return pipe.execute()[-1]
-
-        try:
-            reply = st.tier.run(fetch_and_store)
-        except L2Down:
-            st.outbox.sent(items, ok=False)
-            raise
-        st.outbox.sent(items, ok=True)
-    else:
+    for key, blob, ttl_s in items:
+        args += (key, ttl_s, blob)
+    try:
         reply = st.tier.script("fetch", keys, args)
+    except L2Down:
+        st.outbox.sent(items, ok=False)
+        raise
+    st.outbox.sent(items, ok=True)
     gens = reply[0].decode()
     remember(st, keys, gens, seq)
     return gens, (reply[1] or None) if len(reply) > 1 else None

@@ -45,10 +45,13 @@ end
 """
 
 #: KEYS: generation keys. ARGV: query-key prefix, guessed generations, "1" if the
-#: caller already holds the value for the guess. Returns {generations, value or false}.
+#: caller already holds the value for the guess, then (key, seconds, value) triples of
+#: results computed earlier to store (they ride along instead of costing a round trip).
+#: Returns {generations, value or false}.
 FETCH_LUA = (
     _SEED
     + """
+for i = 4, #ARGV, 3 do redis.call('SET', ARGV[i], ARGV[i + 2], 'EX', ARGV[i + 1]) end
 local gens = {}
 for i, k in ipairs(KEYS) do gens[i] = gen(k) end
 local gs = table.concat(gens, '.')

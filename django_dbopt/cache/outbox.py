@@ -2,10 +2,11 @@
 
 A miss already paid for the database; making it also wait for a Redis ``SET`` would add
 a round trip to the miss path, and a background thread doing it would fight the request
-thread for the GIL. So a store is queued here and sent in the same pipeline as this
-process's next generation fetch (which every cached read makes). If no fetch comes for
-``FLUSH_AFTER_S``, a sleeping daemon thread sends what is queued. Storing late can never
-make an entry wrong: it is keyed by the generations read before the query ran.
+thread for the GIL. So a store is queued here and sent as extra arguments of this
+process's next generation fetch script (which every cached read runs, and which stores
+them). If no fetch comes for ``FLUSH_AFTER_S``, a sleeping daemon thread sends what is
+queued. Storing late can never make an entry wrong: it is keyed by the generations read
+before the query ran.
 When the queue is full or Redis is down, stores are dropped (counted as L2 errors).
 """
 
