@@ -22,12 +22,12 @@ def _run(services: Any, count: int, outage: bool) -> dict[str, int]:
     db_name = connection.settings_dict["NAME"]
     ctx = multiprocessing.get_context("spawn")
     committed = ctx.Value("q", 0, lock=False)
-    done = ctx.Event()
+    ready, done = ctx.Event(), ctx.Event()
     out = ctx.Queue()
-    reader = ctx.Process(target=stale_reader, args=(db_name, user.pk, committed, done, out))
+    reader = ctx.Process(target=stale_reader, args=(db_name, user.pk, committed, ready, done, out))
     writer = ctx.Process(target=stale_writer, args=(db_name, user.pk, count, committed, done))
     reader.start()
-    time.sleep(1.5)  # let the reader import Django and subscribe
+    assert ready.wait(60)  # Django imported, subscribed, past the restart quarantine
     writer.start()
     try:
         if outage:

@@ -10,6 +10,7 @@ exception reaches the caller.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from functools import cached_property
 from typing import Any
@@ -29,6 +30,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "COMPRESS_MIN_BYTES": 1024,
     "BREAKER_FAILURES": 3,
     "BREAKER_RESET": 1.0,
+    "RESTART_QUARANTINE": 3.0,
 }
 
 
@@ -45,6 +47,7 @@ class TwoTierCache(BaseCache):
             compress_min_bytes=int(options["COMPRESS_MIN_BYTES"]),
             breaker_failures=int(options["BREAKER_FAILURES"]),
             breaker_reset_s=float(options["BREAKER_RESET"]),
+            restart_quarantine_s=float(options["RESTART_QUARANTINE"]),
         )
 
     @cached_property
@@ -86,7 +89,6 @@ class TwoTierCache(BaseCache):
         try:
             blob, pttl = st.tier.run(read)
         except L2Down:
-            st.stats.add("l2.errors")
             return default
         if blob is None:
             st.stats.add("l2.misses")
@@ -111,7 +113,6 @@ class TwoTierCache(BaseCache):
         try:
             stored = bool(st.tier.run(write)[0])
         except L2Down:
-            st.stats.add("l2.errors")
             return False
         st.invalidated()  # a concurrent read of the old value must not fill L1
         if stored:
@@ -164,7 +165,6 @@ class TwoTierCache(BaseCache):
         try:
             result = st.tier.run(touch)
         except L2Down:
-            st.stats.add("l2.errors")
             return False
         st.invalidated()
         return bool(result[1] if ttl is None else result[0])
@@ -182,7 +182,6 @@ class TwoTierCache(BaseCache):
         try:
             deleted = int(st.tier.run(delete)[0])
         except L2Down:
-            st.stats.add("l2.errors")
             return 0
         st.invalidated()
         st.l1.delete_many(keys)
@@ -236,7 +235,6 @@ class TwoTierCache(BaseCache):
         try:
             blobs, *pttls = st.tier.run(read)
         except L2Down:
-            st.stats.add("l2.errors")
             return found
         for key, blob, pttl in zip(wanted, blobs, pttls, strict=True):
             if blob is None:
@@ -273,7 +271,6 @@ class TwoTierCache(BaseCache):
         try:
             st.tier.run(write)
         except L2Down:
-            st.stats.add("l2.errors")
             return list(data)
         st.invalidated()
         st.stats.add("l2.sets", len(blobs))
@@ -292,7 +289,6 @@ class TwoTierCache(BaseCache):
         except redis.ResponseError as e:
             raise TypeError(f"cached value of {key!r} is not an integer") from e
         except L2Down as e:
-            st.stats.add("l2.errors")
             raise ValueError(f"Key '{key}' not found (cache unavailable)") from e
         st.invalidated()
         st.l1.delete(key)
@@ -313,10 +309,8 @@ class TwoTierCache(BaseCache):
         def clear(c: Client) -> None:
             c.pipeline(transaction=False).flushdb().publish(st.channel, message).execute()
 
-        try:
+        with contextlib.suppress(L2Down):  # L2 unreachable: L1 is still cleared below
             st.tier.run(clear)
-        except L2Down:
-            st.stats.add("l2.errors")
         st.invalidated()
         st.l1.clear()
         st.local_gens.clear()

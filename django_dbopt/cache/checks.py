@@ -26,6 +26,7 @@ OPTION_TYPES: dict[str, tuple[type, float | None]] = {
     "COMPRESS_MIN_BYTES": (int, 0),
     "BREAKER_FAILURES": (int, 1),
     "BREAKER_RESET": (float, 0),
+    "RESTART_QUARANTINE": (float, 0),
 }
 CODECS = ("zstd", "zlib", "none")
 

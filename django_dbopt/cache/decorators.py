@@ -84,7 +84,6 @@ def lookup_or_compute(
     try:
         gens, blob = generations.fetch(st, keys, base)
     except L2Down:
-        st.stats.add("l2.errors")
         return compute()
     key = base + gens
     l1_on = st.l1_on

@@ -136,7 +136,6 @@ def _lookup(
     try:
         gens, blob = generations.fetch(st, plan.keys, prefix, guess or "", held is not None)
     except L2Down:
-        st.stats.add("l2.errors")
         return _run(qs, kwargs)
     if held is not None and gens == guess:
         st.stats.add_many(["l1.hits", *plan.hit_stats])

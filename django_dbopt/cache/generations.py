@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django_dbopt.cache.l2 import L2Down
+from django_dbopt.cache.l2 import L2Down, Quarantined
 from django_dbopt.cache.state import CacheState
 
 
@@ -56,7 +56,8 @@ def fetch(
     value stored at ``prefix + generations``, in one round trip. With ``have``, the value
     is not sent when the generations equal ``guess``. Raises ``L2Down``."""
     seq = st.seq
-    args: list[Any] = [prefix, guess, "1" if have else "0"]
+    quarantine_us = int(st.config.restart_quarantine_s * 1_000_000)
+    args: list[Any] = [prefix, guess, "1" if have else "0", st.up_key, quarantine_us]
     items = st.outbox.take() if len(st.outbox) else []
     for key, blob, ttl_s in items:
         args += (key, ttl_s, blob)
@@ -67,8 +68,11 @@ def fetch(
         raise
     st.outbox.sent(items, ok=True)
     gens = reply[0].decode()
+    if reply[2]:
+        st.stats.add("l2.quarantined")
+        raise Quarantined("Redis came back less than the restart quarantine ago")
     remember(st, keys, gens, seq)
-    return gens, (reply[1] or None) if len(reply) > 1 else None
+    return gens, reply[1] or None
 
 
 def current(st: CacheState, keys: Sequence[str]) -> str:
@@ -76,7 +80,7 @@ def current(st: CacheState, keys: Sequence[str]) -> str:
     return local(st, keys) or fetch(st, keys)[0]
 
 
-def bump(st: CacheState, keys: Iterable[str]) -> bool:
+def bump(st: CacheState, keys: Iterable[str], force: bool = False) -> bool:
     """Invalidate: ``INCR`` each counter and tell other processes. False if Redis is down
     (the keys stay pending and ORM caching is bypassed until they are written)."""
     wanted = set(keys) | st.pending
@@ -86,7 +90,9 @@ def bump(st: CacheState, keys: Iterable[str]) -> bool:
         st.local_gens.pop(key, None)
     ordered = sorted(wanted)
     try:
-        st.tier.script("bump", ordered, [st.channel, st.message("g", ordered)])
+        st.tier.script(
+            "bump", ordered, [st.channel, st.message("g", ordered), st.up_key], force=force
+        )
     except L2Down:
         st.pending |= wanted
         return False

@@ -42,29 +42,46 @@ local function gen(k)
   end
   return g
 end
+
+-- microseconds since the "up" marker was made (made now, answering 0, if missing):
+-- the marker disappears with everything else when Redis restarts or is flushed
+local function age(k)
+  local t = redis.call('TIME')
+  local now = t[1] .. string.rep('0', 6 - #t[2]) .. t[2]
+  local up = redis.call('GET', k)
+  if not up then
+    redis.call('SET', k, now)
+    return 0
+  end
+  return tonumber(now) - tonumber(up)
+end
 """
 
 #: KEYS: generation keys. ARGV: query-key prefix, guessed generations, "1" if the
-#: caller already holds the value for the guess, then (key, seconds, value) triples of
-#: results computed earlier to store (they ride along instead of costing a round trip).
-#: Returns {generations, value or false}.
+#: caller already holds the value for the guess, the "up" marker key, the quarantine in
+#: microseconds, then (key, seconds, value) triples of results computed earlier to store
+#: (they ride along instead of costing a round trip).
+#: Returns {generations, value or false, 1 if Redis came up less than a quarantine ago}.
 FETCH_LUA = (
     _SEED
     + """
-for i = 4, #ARGV, 3 do redis.call('SET', ARGV[i], ARGV[i + 2], 'EX', ARGV[i + 1]) end
+for i = 6, #ARGV, 3 do redis.call('SET', ARGV[i], ARGV[i + 2], 'EX', ARGV[i + 1]) end
 local gens = {}
 for i, k in ipairs(KEYS) do gens[i] = gen(k) end
 local gs = table.concat(gens, '.')
-if ARGV[3] == '1' and gs == ARGV[2] then return {gs} end
-if ARGV[1] == '' then return {gs} end
-return {gs, redis.call('GET', ARGV[1] .. gs)}
+if age(ARGV[4]) < tonumber(ARGV[5]) then return {gs, false, 1} end
+if ARGV[3] == '1' and gs == ARGV[2] then return {gs, false, 0} end
+if ARGV[1] == '' then return {gs, false, 0} end
+return {gs, redis.call('GET', ARGV[1] .. gs), 0}
 """
 )
 
-#: KEYS: generation keys. ARGV: channel, message. Seeds, increments, publishes.
+#: KEYS: generation keys. ARGV: channel, message, "up" marker key. Seeds, increments,
+#: publishes.
 BUMP_LUA = (
     _SEED
     + """
+age(ARGV[3])
 local out = {}
 for i, k in ipairs(KEYS) do gen(k); out[i] = redis.call('INCR', k) end
 redis.call('PUBLISH', ARGV[1], ARGV[2])
@@ -92,6 +109,12 @@ class L2Down(ServiceUnavailable):
     """Redis refused or failed the call, or the breaker is open."""
 
 
+class Quarantined(L2Down):
+    """Redis came back (or was flushed) less than the quarantine ago: cached reads that
+    depend on generations are bypassed until every process has had time to write the
+    invalidations it could not write while Redis was away (docs/cache.md)."""
+
+
 def redis_client_of(alias: str) -> Client:
     """The ``redis.Redis`` client behind a django-redis or Django ``RedisCache`` alias."""
     backend: Any = caches[alias]
@@ -113,10 +136,12 @@ class RedisTier:
         alias: str,
         breaker: CircuitBreaker,
         on_error: Callable[[], None],
+        on_refused: Callable[[], None] = lambda: None,
     ) -> None:
         self.alias = alias
         self.breaker = breaker
         self._on_error = on_error
+        self._on_refused = on_refused
         self._client: Client | None = None
         self._scripts: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -140,9 +165,11 @@ class RedisTier:
     def available(self) -> bool:
         return self.breaker.state == "closed"
 
-    def run(self, fn: Callable[[Client], T]) -> T:
-        """``fn(client)`` guarded by the breaker; raises ``L2Down`` instead of Redis errors."""
-        if not self.breaker.allow():
+    def run(self, fn: Callable[[Client], T], force: bool = False) -> T:
+        """``fn(client)`` guarded by the breaker (``force``: try even if it is open);
+        raises ``L2Down`` instead of Redis errors."""
+        if not force and not self.breaker.allow():
+            self._on_refused()
             raise L2Down(f"Redis behind cache alias {self.alias!r} is unavailable (breaker open)")
         try:
             result = fn(self.client)
@@ -162,5 +189,7 @@ class RedisTier:
         self.breaker.success()
         return result
 
-    def script(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        return self.run(lambda c: self._scripts[name](keys=list(keys), args=list(args)))
+    def script(
+        self, name: str, keys: Sequence[str], args: Sequence[Any], force: bool = False
+    ) -> Any:
+        return self.run(lambda c: self._scripts[name](keys=list(keys), args=list(args)), force)

@@ -225,7 +225,6 @@ def _cached(
     try:
         gens, blob = generations.fetch(st, keys, prefix, guess or "", held is not None)
     except L2Down:
-        st.stats.add("l2.errors")
         return _pinned(self, sql, params, result_type, chunk_size)
     if held is not None and gens == guess:
         st.stats.add_many(["l1.hits", *plan.hit_stats])

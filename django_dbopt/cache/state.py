@@ -48,6 +48,7 @@ class Config:
     compress_min_bytes: int
     breaker_failures: int
     breaker_reset_s: float
+    restart_quarantine_s: float = 3.0
 
 
 class CacheState:
@@ -63,6 +64,7 @@ class CacheState:
             config.l2_alias,
             CircuitBreaker(config.breaker_failures, config.breaker_reset_s),
             on_error=self._on_redis_error,
+            on_refused=lambda: self.stats.add("l2.errors"),
         )
         self.seq = 0
         self._seq_lock = threading.Lock()
@@ -95,7 +97,7 @@ class CacheState:
                 self.tier,
                 self.channel,
                 on_message=self._on_message,
-                on_subscribed=self._reset_local,
+                on_subscribed=self._on_subscribed,
                 on_lost=self._reset_local,
                 on_tick=self.flush_stats,
             )
@@ -129,7 +131,21 @@ class CacheState:
 
     def _on_redis_error(self) -> None:
         # While Redis fails, nobody can tell us about invalidations: drop what we hold.
+        self.stats.add("l2.errors")
         self._reset_local()
+
+    def _on_subscribed(self) -> None:
+        """(Re)subscribed: start clean, and write the invalidations this process could not
+        write while Redis was away, at once (the breaker may still be open)."""
+        self._reset_local()
+        if self.pending:
+            from django_dbopt.cache import generations
+
+            generations.bump(self, (), force=True)
+
+    @property
+    def up_key(self) -> str:
+        return f"{self.ns}up"
 
     def _on_message(self, data: bytes) -> None:
         node, _, rest = data.partition(b" ")
