@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+from collections.abc import Callable
 from typing import Any
 
 from django.db import connections
@@ -113,53 +114,77 @@ def get(self: QuerySet[Any], *args: Any, **kwargs: Any) -> Any:
     if len(ident) > 120 or " at 0x" in ident:
         ident = hashlib.blake2b(ident.encode(), digest_size=16).hexdigest()
     plan = resolved.table_plan(tables)
-    return _lookup(self, st, plan, resolved.strict, f"{st.ns}pk:{ident}:", alias, kwargs)
+    alias_ = alias
+
+    def compute() -> tuple[Any, bytes | None]:
+        try:
+            instance = _run(self, kwargs)
+        except model.DoesNotExist as e:
+            return e, _ABSENT
+        try:
+            return instance, st.codec.dumps(instance)
+        except (pickle.PicklingError, TypeError, AttributeError):
+            return instance, None
+
+    def decode(blob: bytes) -> Any:
+        if blob == _ABSENT:
+            raise model.DoesNotExist(f"{model._meta.object_name} matching query does not exist.")
+        instance = st.codec.loads(blob)
+        instance._state.db = alias_
+        instance._state.adding = False
+        return instance
+
+    return through_cache(st, plan, resolved.strict, f"{st.ns}pk:{ident}:", compute, decode)
 
 
-def _lookup(
-    qs: QuerySet[Any],
+def through_cache(
     st: CacheState,
     plan: Plan,
     strict: bool,
     prefix: str,
-    alias: str,
-    kwargs: dict[str, Any],
+    compute: Callable[[], tuple[Any, bytes | None]],
+    decode: Callable[[bytes], Any],
 ) -> Any:
+    """The value at ``prefix + generations`` of ``plan``'s tables: from L1 (strict: after
+    checking the generations in Redis), L2, or ``compute()`` -> (result, bytes to store
+    or None). A result that is an exception is stored, then raised."""
     l1_on = st.l1_on
     guess = generations.local(st, plan.keys) if l1_on else None
     held = st.l1.get(prefix + guess) if guess else None
     if held is not None and not strict:
         st.stats.add_many(["l1.hits", *plan.hit_stats])
         st.stats.add_many(plan.byte_stats, len(held))
-        return _decode(qs, st, held, alias)
+        return decode(held)
     seq = st.seq
+    fetched: tuple[str, bytes | None] | None
     try:
-        gens, blob = generations.fetch(st, plan.keys, prefix, guess or "", held is not None)
-    except L2Down:
-        return _run(qs, kwargs)
+        fetched = generations.fetch(st, plan.keys, prefix, guess or "", held is not None)
+    except L2Down:  # outage or restart quarantine: compute, keep nothing
+        fetched = None
+    if fetched is None:
+        result, _ = compute()
+        if isinstance(result, BaseException):
+            raise result
+        return result
+    gens, blob = fetched
     if held is not None and gens == guess:
         st.stats.add_many(["l1.hits", *plan.hit_stats])
         st.stats.add_many(plan.byte_stats, len(held))
-        return _decode(qs, st, held, alias)
+        return decode(held)
     if blob is not None:
         if st.seq == seq and l1_on:
             st.l1.set(prefix + gens, blob)
         st.stats.add_many([*(["l1.misses"] if l1_on else []), "l2.hits", *plan.hit_stats])
         st.stats.add("l2.bytes_read", len(blob))
         st.stats.add_many(plan.byte_stats, len(blob))
-        return _decode(qs, st, blob, alias)
+        return decode(blob)
     st.stats.add_many([*(["l1.misses"] if l1_on else []), "l2.misses", *plan.miss_stats])
-    try:
-        instance = _run(qs, kwargs)
-    except qs.model.DoesNotExist:
-        _store(st, prefix + gens, _ABSENT, seq, l1_on)
-        raise
-    try:
-        blob = st.codec.dumps(instance)
-    except (pickle.PicklingError, TypeError, AttributeError):
-        return instance
-    _store(st, prefix + gens, blob, seq, l1_on)
-    return instance
+    result, blob = compute()
+    if blob is not None:
+        _store(st, prefix + gens, blob, seq, l1_on)
+    if isinstance(result, BaseException):
+        raise result
+    return result
 
 
 def _run(qs: QuerySet[Any], kwargs: dict[str, Any]) -> Any:
@@ -179,15 +204,6 @@ def _store(st: CacheState, key: str, blob: bytes, seq: int, l1_on: bool) -> None
     if st.seq == seq and l1_on:
         st.l1.set(key, blob)
     st.outbox.put(key, blob, config.orm_timeout_s)
-
-
-def _decode(qs: QuerySet[Any], st: CacheState, blob: bytes, alias: str) -> Any:
-    if blob == _ABSENT:
-        raise qs.model.DoesNotExist(f"{qs.model._meta.object_name} matching query does not exist.")
-    instance = st.codec.loads(blob)
-    instance._state.db = alias
-    instance._state.adding = False
-    return instance
 
 
 def install() -> None:
