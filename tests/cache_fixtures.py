@@ -116,9 +116,12 @@ def stale_reader(db_name: str, pk: int, committed: Any, ready: Any, done: Any, o
     while not done.is_set() and time.monotonic() < deadline:
         floor = committed.value
         try:
-            # alternately the get(pk) fast path and the SQL-level cache
-            if reads % 2:
+            # in turn: the get(pk) fast path, a list keyed before compilation, and the
+            # SQL-level cache (values_list)
+            if reads % 3 == 0:
                 seen = User.objects.get(pk=pk).failed_login_count
+            elif reads % 3 == 1:
+                seen = next(iter(User.objects.filter(pk=pk))).failed_login_count
             else:
                 seen = User.objects.filter(pk=pk).values_list("failed_login_count")[0][0]
         except Exception:  # the check counts any error reaching the app

@@ -257,11 +257,13 @@ def _store(st: CacheState, key: str, result: Any, seq: int, l1_on: bool) -> None
 
 
 def install() -> None:
-    """Wrap ``SQLCompiler.execute_sql`` and ``QuerySet.get`` (the pk fast path; idempotent).
+    """Wrap ``SQLCompiler.execute_sql``, ``QuerySet.get`` and ``QuerySet._fetch_all`` (the
+    paths keyed before compilation: ``fastpath.py``, ``listpath.py``; idempotent).
     ORM caching stays off until ``DBOPT['CACHE']['ORM_MODELS']`` names something."""
-    from django_dbopt.cache import fastpath
+    from django_dbopt.cache import fastpath, listpath
 
     fastpath.install()
+    listpath.install()
     global _original
     if compiler.SQLCompiler.execute_sql is not execute_sql:
         _original = compiler.SQLCompiler.execute_sql
@@ -269,8 +271,9 @@ def install() -> None:
 
 
 def uninstall() -> None:
-    from django_dbopt.cache import fastpath
+    from django_dbopt.cache import fastpath, listpath
 
     fastpath.uninstall()
+    listpath.uninstall()
     if compiler.SQLCompiler.execute_sql is execute_sql:
         compiler.SQLCompiler.execute_sql = _original  # type: ignore[method-assign]
