@@ -264,7 +264,7 @@ def bench(services: Any) -> None:
     from django.db import connection
     from django.test.utils import override_settings
 
-    from django_dbopt.cache import cached, orm
+    from django_dbopt.cache import cached, generations, orm
 
     pks, owners = seed()
     st = caches["default"].state  # type: ignore[attr-defined]
@@ -314,6 +314,20 @@ def bench(services: Any) -> None:
         )
         st.outbox.flush()
 
+    client = st.tier.client
+    client.set("rtt-probe", b"x")
+    keys = generations.gen_keys(st, tables=["projects"])
+    rtt = interleaved(
+        {
+            "Redis GET": (None, lambda k: client.get(k), ["rtt-probe"] * 3000),
+            "generation fetch script": (
+                None,
+                lambda k: generations.fetch(st, keys, k),
+                ["p:"] * 3000,
+            ),
+        }
+    )
+
     cachalot = {
         b: run_cachalot(services.primary_url, services.redis_url, b) for b in ("locmem", "redis")
     }
@@ -352,6 +366,10 @@ def bench(services: Any) -> None:
 
     print_report(
         results, cachalot, decorator_us, latencies, down_base, down_orm, down_cache_get, plain_get
+    )
+    print(
+        f"Redis round trips in this run: GET {rtt['Redis GET']:.1f} µs, generation fetch "
+        f"script {rtt['generation fetch script']:.1f} µs (a strict hit and a miss each make one)"
     )
 
 

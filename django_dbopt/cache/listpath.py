@@ -8,9 +8,10 @@ from those parts, and compiling (most of the cost of a cached read) is skipped:
   without ``post_init`` receivers, with default columns, and no annotation, ``extra``,
   ``select_related``, ``prefetch_related``, ``only``/``defer``, ``values``, ``distinct``,
   combinator, grouping or ``select_for_update``;
-- its WHERE tree holds only lookups of a plain column against plain values (numbers,
-  strings, dates, UUIDs... or sequences of them), combined with AND/OR/NOT: no
-  expressions, subqueries or transforms;
+- its WHERE tree holds only Django's built-in lookups (``exact``, ``in``, ``gt``,
+  ``icontains``, ``isnull``, ``range``...; a custom lookup could emit ``NOW()``) of a
+  plain column against plain values (numbers, strings, dates, UUIDs... or sequences of
+  them), combined with AND/OR/NOT: no expressions, subqueries or transforms;
 - its joins (from filters across relations) are plain foreign-key joins, no
   ``FilteredRelation``, no generic relation;
 - its ordering is by local fields only (``order_by("-created_at")``; not ``"?"``, not
@@ -68,6 +69,10 @@ _PLAIN = (
 _SEQUENCES = (list, tuple, set, frozenset)
 _JOIN_FIELDS = (ForeignKey, OneToOneField, ManyToOneRel, OneToOneRel)
 _NO_DEFERRED: tuple[frozenset[str], bool] = (frozenset(), True)
+#: Django's own lookups (deterministic SQL); a custom lookup could embed NOW() & co.
+_BUILTIN_LOOKUPS = frozenset(
+    {"django.db.models.lookups", "django.db.models.fields.related_lookups"}
+)
 
 
 class _Unsafe(Exception):
@@ -85,7 +90,11 @@ def _plain(value: Any) -> Any:
 def _where(node: Any) -> tuple[Any, ...]:
     if type(node) is WhereNode:
         return ("W", node.connector, node.negated, tuple(_where(c) for c in node.children))
-    if isinstance(node, Lookup) and type(node.lhs) is Col:
+    if (
+        isinstance(node, Lookup)
+        and type(node).__module__ in _BUILTIN_LOOKUPS
+        and type(node.lhs) is Col
+    ):
         kind = type(node)
         return (
             f"{kind.__module__}.{kind.__qualname__}",
