@@ -48,8 +48,8 @@ from django.db.models.sql.datastructures import BaseTable, Join
 from django.db.models.sql.where import WhereNode
 
 from django_dbopt.cache import generations
-from django_dbopt.cache.fastpath import through_cache
-from django_dbopt.cache.orm import _resolve, bypass
+from django_dbopt.cache.keyed import through_cache
+from django_dbopt.cache.orm import resolve, bypass
 from django_dbopt.cache.tables import configured_tables
 from django_dbopt.cache.writes import uncacheable_now
 
@@ -183,7 +183,7 @@ def _simple(qs: Any) -> bool:
 
 def _evaluate(qs: Any) -> list[Any] | None:
     """The results through the cache, or ``None`` to take the normal path."""
-    resolved = _resolve()
+    resolved = resolve()
     st = resolved.state
     if st is None or not resolved.auto or not _simple(qs):
         return None

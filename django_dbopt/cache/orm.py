@@ -136,7 +136,7 @@ def _forget(*, setting: str, **kwargs: Any) -> None:
         clear_memos()
 
 
-def _resolve() -> _Resolved:
+def resolve() -> _Resolved:
     global _resolved
     config = get_config()
     resolved = _resolved
@@ -154,7 +154,7 @@ def _resolve() -> _Resolved:
 
 def orm_state() -> CacheState | None:
     """The state of the cache whose table generations writes bump (None: tracking off)."""
-    return _resolve().state
+    return resolve().state
 
 
 def execute_sql(
@@ -163,7 +163,7 @@ def execute_sql(
     chunked_fetch: bool = False,
     chunk_size: int = GET_ITERATOR_CHUNK_SIZE,
 ) -> Any:
-    resolved = _resolve()
+    resolved = resolve()
     st = resolved.state
     if (
         st is None
