@@ -49,7 +49,7 @@ from django.db.models.sql.where import WhereNode
 
 from django_dbopt.cache import generations
 from django_dbopt.cache.keyed import through_cache
-from django_dbopt.cache.orm import resolve, bypass
+from django_dbopt.cache.orm import bypass, resolve
 from django_dbopt.cache.tables import configured_tables
 from django_dbopt.cache.writes import uncacheable_now
 
