@@ -96,3 +96,35 @@ def test_codec_switch_reads_values_written_with_another_codec() -> None:
         zstd.loads(b"\xff" + pickle.dumps(1))
     with pytest.raises(CodecError):
         zstd.loads(bytes((ZLIB,)) + b"garbage")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_starts_clean_and_caches_on_its_own(services: Any) -> None:
+    import os
+
+    with override_settings(CACHES=caches_setting()):
+        backend = caches["default"]
+        assert backend.state.wait_subscribed()
+        cache.set("before-fork", 1)
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report, never return into pytest
+            ok = False
+            try:
+                state = backend.state
+                ok = (
+                    len(state.l1) == 0
+                    and not state.l1_on
+                    and state.wait_subscribed()
+                    and cache.get("before-fork") == 1
+                    and state.l1.get(backend.make_key("before-fork")) is not None
+                )
+            finally:
+                os.write(write, b"1" if ok else b"0")
+                os._exit(0)
+        os.close(write)
+        assert os.read(read, 1) == b"1"
+        os.waitpid(pid, 0)
+        assert cache.get("before-fork") == 1

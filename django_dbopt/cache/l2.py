@@ -161,6 +161,11 @@ class RedisTier:
                     self._client = client
         return self._client
 
+    def after_fork(self) -> None:
+        self._lock = threading.Lock()
+        self.breaker = CircuitBreaker(self.breaker.failures, self.breaker.reset_after)
+        self._failing = False
+
     @property
     def available(self) -> bool:
         return self.breaker.state == "closed"

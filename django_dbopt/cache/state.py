@@ -3,7 +3,7 @@
 Django makes one cache *instance* per thread; L1, the breaker, the listener, the local
 generation map and the stats must be per *process*, so instances look their state up in
 ``_states`` by configuration (as Django's ``LocMemCache`` does with its ``_caches``). After
-``fork()`` the child starts with empty states (``os.register_at_fork``).
+``fork()`` the child resets its states in place (``os.register_at_fork``).
 
 Invalidation messages on the channel (``<node> <kind> <payload>``):
 
@@ -116,6 +116,20 @@ class CacheState:
             listener.join(timeout=2)
         self._listener = None
 
+    def after_fork(self) -> None:
+        """In a forked child: the parent's threads are gone and its locks may have been
+        held by one of them, so start over in place (objects holding this state keep
+        working). L1 stays off until the child's own listener has subscribed."""
+        self._lock = threading.Lock()
+        self._seq_lock = threading.Lock()
+        self.l1 = ByteLRU(self.config.l1_max_bytes, self.config.l1_timeout_s)
+        self.stats = Stats()
+        self.local_gens = {}
+        self.tier.after_fork()
+        self.outbox = Outbox(self)
+        self._listener = None
+        self.seq += 1
+
     # -- invalidation ------------------------------------------------------------------
     def invalidated(self) -> None:
         """Something changed: a value being read from Redis right now must not be kept
@@ -205,8 +219,9 @@ def all_states() -> list[CacheState]:
     return list(_states.values())
 
 
-def _forget_after_fork() -> None:
-    _states.clear()
+def _reset_after_fork() -> None:
+    for state in _states.values():
+        state.after_fork()
 
 
-os.register_at_fork(after_in_child=_forget_after_fork)
+os.register_at_fork(after_in_child=_reset_after_fork)
