@@ -288,3 +288,24 @@ def test_demo_pages_render_the_same_from_the_cache(st: CacheState) -> None:
         expected = 1 if name == "demo:login_lookup" else 0
         assert len(ctx.captured_queries) == expected, (name, ctx.captured_queries)
     assert st.stats.snapshot()["l1.hits"] > 0
+
+
+def test_replica_reads_never_fill_the_cache(st: CacheState, owner: User, services: Any) -> None:
+    """A lagging replica could return pre-commit rows after the commit's bump."""
+    project = Project.objects.create(name="lagging", owner=owner)
+    services.wait_for_replica()
+    replica = connections["replica"]
+    reads = [
+        lambda: Project.objects.using("replica").get(pk=project.pk),
+        lambda: list(Project.objects.using("replica").filter(owner=owner)),
+        lambda: Project.objects.using("replica").filter(owner=owner).count(),
+    ]
+    for read in reads:
+        for _ in range(2):
+            with CaptureQueriesContext(replica) as ctx:
+                read()
+            assert len(ctx.captured_queries) == 1
+    Project.objects.get(pk=project.pk)  # a primary read fills the entry...
+    with CaptureQueriesContext(replica) as ctx:
+        assert Project.objects.using("replica").get(pk=project.pk).name == "lagging"
+    assert len(ctx.captured_queries) == 0  # ...which replica reads then share

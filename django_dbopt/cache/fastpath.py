@@ -132,7 +132,9 @@ def get(self: QuerySet[Any], *args: Any, **kwargs: Any) -> Any:
         instance._state.adding = False
         return instance
 
-    return through_cache(st, plan, resolved.strict, f"{st.ns}pk:{ident}:", compute, decode)
+    fills = resolved.cluster(alias) == alias  # replicas never fill (see orm.py)
+    prefix = f"{st.ns}pk:{ident}:"
+    return through_cache(st, plan, resolved.strict, prefix, compute, decode, fills)
 
 
 def _run(qs: QuerySet[Any], kwargs: dict[str, Any]) -> Any:

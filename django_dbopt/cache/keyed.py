@@ -20,10 +20,12 @@ def through_cache(
     prefix: str,
     compute: Callable[[], tuple[Any, bytes | None]],
     decode: Callable[[bytes], Any],
+    fills: bool = True,
 ) -> Any:
     """The value at ``prefix + generations`` of ``plan``'s tables: from L1 (strict: after
     checking the generations in Redis), L2, or ``compute()`` -> (result, bytes to store
-    or None). A result that is an exception is stored, then raised."""
+    or None). A result that is an exception is stored, then raised. ``fills=False``
+    (a read from a replica): served from the cache, never stored."""
     l1_on = st.l1_on
     guess = generations.local(st, plan.keys) if l1_on else None
     held = st.l1.get(prefix + guess) if guess else None
@@ -56,7 +58,7 @@ def through_cache(
         return decode(blob)
     st.stats.add_many([*(["l1.misses"] if l1_on else []), "l2.misses", *plan.miss_stats])
     result, blob = compute()
-    if blob is not None:
+    if blob is not None and fills:  # not from a replica (see orm.py)
         _store(st, prefix + gens, blob, seq, l1_on)
     if isinstance(result, BaseException):
         raise result

@@ -236,9 +236,9 @@ def _evaluate(qs: Any) -> list[Any] | None:
             row._state.adding = False
         return rows
 
-    result: list[Any] = through_cache(
-        st, plan, resolved.strict, f"{st.ns}ls:{digest}:", compute, decode
-    )
+    fills = resolved.cluster(alias) == alias  # replicas never fill (see orm.py)
+    prefix = f"{st.ns}ls:{digest}:"
+    result: list[Any] = through_cache(st, plan, resolved.strict, prefix, compute, decode, fills)
     return result
 
 

@@ -187,7 +187,12 @@ def execute_sql(
     if " at 0x" in raw:  # a parameter without a stable repr
         return _pinned(self, sql, params, result_type, chunk_size)
     digest = hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
-    return _cached(self, st, plan, resolved.strict, digest, sql, params, result_type, chunk_size)
+    # A replica may lag: rows it returns after a commit's bump could predate the commit,
+    # so reads from a replica are served from the cache but never fill it.
+    fills = resolved.cluster(self.connection.alias) == self.connection.alias
+    return _cached(
+        self, st, plan, resolved.strict, fills, digest, sql, params, result_type, chunk_size
+    )
 
 
 def _pinned(
@@ -206,6 +211,7 @@ def _cached(
     st: CacheState,
     plan: Plan,
     strict: bool,
+    fills: bool,
     digest: str,
     sql: str,
     params: Any,
@@ -239,7 +245,8 @@ def _cached(
         return st.codec.loads(blob)
     st.stats.add_many([*(["l1.misses"] if l1_on else []), "l2.misses", *plan.miss_stats])
     result = _pinned(self, sql, params, result_type, chunk_size)
-    _store(st, prefix + gens, result, seq, l1_on)
+    if fills:
+        _store(st, prefix + gens, result, seq, l1_on)
     return result
 
 
