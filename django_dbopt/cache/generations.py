@@ -56,8 +56,7 @@ def fetch(
     value stored at ``prefix + generations``, in one round trip. With ``have``, the value
     is not sent when the generations equal ``guess``. Raises ``L2Down``."""
     seq = st.seq
-    quarantine_us = int(st.config.restart_quarantine_s * 1_000_000)
-    args: list[Any] = [prefix, guess, "1" if have else "0", st.up_key, quarantine_us]
+    args: list[Any] = [prefix, guess, "1" if have else "0", st.up_key, st.quarantine_ms]
     items = st.outbox.take() if len(st.outbox) else []
     for key, blob, ttl_s in items:
         args += (key, ttl_s, blob)
@@ -91,7 +90,10 @@ def bump(st: CacheState, keys: Iterable[str], force: bool = False) -> bool:
     ordered = sorted(wanted)
     try:
         st.tier.script(
-            "bump", ordered, [st.channel, st.message("g", ordered), st.up_key], force=force
+            "bump",
+            ordered,
+            [st.channel, st.message("g", ordered), st.up_key, st.quarantine_ms],
+            force=force,
         )
     except L2Down:
         st.pending |= wanted

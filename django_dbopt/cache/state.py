@@ -161,6 +161,10 @@ class CacheState:
     def up_key(self) -> str:
         return f"{self.ns}up"
 
+    @property
+    def quarantine_ms(self) -> int:
+        return int(self.config.restart_quarantine_s * 1000)
+
     def _on_message(self, data: bytes) -> None:
         node, _, rest = data.partition(b" ")
         if node == self.node:
