@@ -128,3 +128,21 @@ def test_a_forked_child_starts_clean_and_caches_on_its_own(services: Any) -> Non
         assert os.read(read, 1) == b"1"
         os.waitpid(pid, 0)
         assert cache.get("before-fork") == 1
+
+
+@pytest.mark.postgres
+def test_switching_the_codec_keeps_reading_old_values(services: Any) -> None:
+    big = {"rows": ["the same text again"] * 500}
+    with override_settings(CACHES=caches_setting(CODEC="zlib", COMPRESS_MIN_BYTES=100)):
+        cache.set("switch", big)
+        raw = caches["redis"].client.get_client().get(caches["default"].make_key("switch"))
+        assert raw[0] == ZLIB
+    with override_settings(
+        CACHES=caches_setting(CODEC="zstd", COMPRESS_MIN_BYTES=100, L1_MAX_BYTES=0)
+    ):
+        assert cache.get("switch") == big  # written with zlib, read after the switch
+        cache.set("switch", big)
+        raw = caches["redis"].client.get_client().get(caches["default"].make_key("switch"))
+        assert raw[0] == ZSTD
+    with override_settings(CACHES=caches_setting(CODEC="none", L1_MAX_BYTES=0)):
+        assert cache.get("switch") == big
