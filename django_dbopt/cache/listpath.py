@@ -185,7 +185,12 @@ def _evaluate(qs: Any) -> list[Any] | None:
     """The results through the cache, or ``None`` to take the normal path."""
     resolved = resolve()
     st = resolved.state
-    if st is None or not resolved.auto or not _simple(qs):
+    if (
+        st is None
+        or not resolved.auto
+        or qs.model._meta.db_table not in configured_tables()
+        or not _simple(qs)
+    ):
         return None
     query = qs.query
     try:
