@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 
 
 class DbOptConfig(AppConfig):
@@ -28,3 +28,19 @@ class DbOptConfig(AppConfig):
         from django_dbopt.monitor import wiring as monitor_wiring
 
         monitor_wiring.connect()
+
+        # Two-tier cache: ORM caching hook and write detection (off until configured;
+        # needs the ``redis`` extra).
+        if importlib.util.find_spec("redis") is not None:
+            from django.db.backends.signals import connection_created
+
+            from django_dbopt.cache import orm, writes
+
+            orm.install()
+            connection_created.connect(writes.install_on_connection, dispatch_uid="dbopt-cache")
+            if apps.is_installed("django.contrib.auth"):
+                from django.contrib.auth.signals import user_logged_in
+
+                from django_dbopt.cache.operations import preload_on_login
+
+                user_logged_in.connect(preload_on_login, dispatch_uid="dbopt-cache-preload")

@@ -148,3 +148,7 @@ def check_monitor(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+# Two-tier cache checks (E030-E039, W030-W039) live next to the cache.
+from django_dbopt.cache import checks as _cache_checks  # noqa: E402, F401

@@ -83,8 +83,21 @@ class CacheSettings:
     cache: str = field(default="default", metadata=_alias("cache"))
     #: ``"app_label"`` or ``"app_label.ModelName"`` entries whose queries are cached
     orm_models: list[str] = field(default_factory=list)
+    #: like ``ORM_MODELS``, but only their writes are tracked (for ``@cached(tables=...)``);
+    #: their queries are not cached automatically
+    track_models: list[str] = field(default_factory=list)
     orm_timeout_s: int = field(default=300, metadata={MIN: 1})
     orm_max_result_bytes: int = field(default=1024 * 1024, metadata={MIN: 1})
+    #: every cached ORM read checks its tables' generations in Redis (one round trip,
+    #: shared with the L2 lookup): no stale read across processes. ``False``: L1 hits
+    #: trust generations kept current by pub/sub (no round trip, stale for the delivery time)
+    orm_strict: bool = True
+    #: stampede protection: how long others wait for the one computing a value
+    stampede_wait_s: float = field(default=2.0, metadata={MIN: 0})
+    #: dotted paths of callables run by ``manage.py dbopt_cache warm``
+    warm: list[str] = field(default_factory=list)
+    #: dotted paths of callables ``f(user)`` run when a user logs in (preloading)
+    preload_on_login: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

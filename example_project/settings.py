@@ -108,11 +108,17 @@ DATABASE_ROUTERS = ["django_dbopt.routing.ReplicaRouter"]
 REDIS_URL: str | None = env.str("REDIS_URL", default=None)
 CACHES: dict[str, dict[str, Any]]
 if REDIS_URL:
+    # The two-tier cache: in-process L1 over the Redis alias below (docs/cache.md).
     CACHES = {
         "default": {
+            "BACKEND": "django_dbopt.cache.TwoTierCache",
+            "LOCATION": "demo",
+            "OPTIONS": {"L2": "redis"},
+        },
+        "redis": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
         },
     }
 else:
@@ -146,6 +152,9 @@ DBOPT: dict[str, Any] = {
 _replicas = [alias for alias in DATABASES if alias.startswith("replica")]
 if _replicas:
     DBOPT["ROUTING"] = {"REPLICAS": {"default": dict.fromkeys(_replicas, 1)}}
+if REDIS_URL:
+    # Automatic ORM caching of the demo's tables (needs the two-tier cache above).
+    DBOPT["CACHE"] = {"ORM_MODELS": ["demo"]}
 
 # --- Internationalization and static files -------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -1,0 +1,316 @@
+"""``TwoTierCache``: a Django cache backend with an in-process L1 in front of Redis (L2).
+
+Configure it in ``CACHES`` with the L2 alias (a django-redis or Django ``RedisCache``)
+in its OPTIONS; see docs/cache.md. Every write goes to Redis and publishes an
+invalidation so other processes drop their L1 copy. When Redis fails, reads miss and
+writes are dropped (as django-redis's ``IGNORE_EXCEPTIONS``), L1 is cleared and not used
+until the invalidation channel is back, and the breaker keeps each call fast; no Redis
+exception reaches the caller.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from functools import cached_property
+from typing import Any
+
+import redis
+from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
+
+from django_dbopt.cache.l2 import Client, L2Down
+from django_dbopt.cache.state import CacheState, Config, state_for
+
+#: OPTIONS keys and their defaults
+DEFAULT_OPTIONS: dict[str, Any] = {
+    "L2": "redis",
+    "L1_MAX_BYTES": 64 * 1024 * 1024,
+    "L1_TIMEOUT": 5.0,
+    "CODEC": "zstd",
+    "COMPRESS_MIN_BYTES": 1024,
+    "BREAKER_FAILURES": 3,
+    "BREAKER_RESET": 1.0,
+    "RESTART_QUARANTINE": 3.0,
+}
+
+
+class TwoTierCache(BaseCache):
+    def __init__(self, location: str, params: dict[str, Any]) -> None:
+        super().__init__(params)
+        options = {**DEFAULT_OPTIONS, **params.get("OPTIONS", {})}
+        self._config = Config(
+            l2_alias=str(options["L2"]),
+            namespace=location or "default",
+            l1_max_bytes=int(options["L1_MAX_BYTES"]),
+            l1_timeout_s=float(options["L1_TIMEOUT"]),
+            codec=str(options["CODEC"]),
+            compress_min_bytes=int(options["COMPRESS_MIN_BYTES"]),
+            breaker_failures=int(options["BREAKER_FAILURES"]),
+            breaker_reset_s=float(options["BREAKER_RESET"]),
+            restart_quarantine_s=float(options["RESTART_QUARANTINE"]),
+        )
+
+    @cached_property
+    def state(self) -> CacheState:
+        return state_for(self._config)
+
+    # -- helpers -----------------------------------------------------------------------
+    def _ttl(self, timeout: Any) -> float | None:
+        """Seconds to live (``<= 0``: expire now), ``None``: forever."""
+        if timeout is DEFAULT_TIMEOUT:
+            timeout = self.default_timeout
+        return None if timeout is None else float(timeout)
+
+    @staticmethod
+    def _px(ttl: float | None) -> int | None:
+        return None if ttl is None else max(1, int(ttl * 1000))
+
+    def _remember(self, key: str, blob: bytes, pttl_ms: int, seq: int) -> None:
+        """Put a value read from Redis in L1, unless an invalidation overtook the read."""
+        st = self.state
+        if st.seq == seq and st.l1_on:
+            st.l1.set(key, blob, None if pttl_ms < 0 else pttl_ms / 1000)
+
+    # -- the Django cache API ----------------------------------------------------------
+    def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
+        key = self.make_and_validate_key(key, version=version)
+        st = self.state
+        if st.l1_on:
+            blob = st.l1.get(key)
+            if blob is not None:
+                st.stats.add("l1.hits")
+                return st.codec.loads(blob)
+            st.stats.add("l1.misses")
+        seq = st.seq
+
+        def read(c: Client) -> list[Any]:
+            return c.pipeline(transaction=False).get(key).pttl(key).execute()
+
+        try:
+            blob, pttl = st.tier.run(read)
+        except L2Down:
+            return default
+        if blob is None:
+            st.stats.add("l2.misses")
+            return default
+        st.stats.add_many(["l2.hits"])
+        st.stats.add("l2.bytes_read", len(blob))
+        self._remember(key, blob, pttl, seq)
+        return st.codec.loads(blob)
+
+    def _write(self, key: str, value: Any, ttl: float | None, nx: bool = False) -> bool:
+        st = self.state
+        blob = st.codec.dumps(value)
+        message = st.message("k", [key])
+
+        def write(c: Client) -> list[Any]:
+            pipe = c.pipeline(transaction=False)
+            pipe.set(key, blob, px=self._px(ttl), nx=nx)
+            pipe.publish(st.channel, message)
+            return pipe.execute()
+
+        st.l1.delete(key)
+        try:
+            stored = bool(st.tier.run(write)[0])
+        except L2Down:
+            return False
+        st.invalidated()  # a concurrent read of the old value must not fill L1
+        if stored:
+            st.stats.add("l2.sets")
+            st.stats.add("l2.bytes_written", len(blob))
+            if st.l1_on:
+                st.l1.set(key, blob, ttl)
+        return stored
+
+    def set(
+        self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> None:
+        key = self.make_and_validate_key(key, version=version)
+        ttl = self._ttl(timeout)
+        if ttl is not None and ttl <= 0:
+            self._delete([key])
+            return
+        self._write(key, value, ttl)
+
+    def add(
+        self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> bool:
+        key = self.make_and_validate_key(key, version=version)
+        ttl = self._ttl(timeout)
+        if ttl is not None and ttl <= 0:  # Django: "added", but not kept
+            try:
+                return not self.state.tier.run(lambda c: c.exists(key))
+            except L2Down:
+                return False
+        return self._write(key, value, ttl, nx=True)
+
+    def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
+        key = self.make_and_validate_key(key, version=version)
+        st = self.state
+        ttl = self._ttl(timeout)
+        message = st.message("k", [key])
+
+        def touch(c: Client) -> list[Any]:
+            pipe = c.pipeline(transaction=False)
+            if ttl is None:
+                pipe.persist(key).exists(key)
+            elif ttl <= 0:
+                pipe.delete(key)
+            else:
+                pipe.pexpire(key, self._px(ttl))  # type: ignore[arg-type]
+            pipe.publish(st.channel, message)
+            return pipe.execute()
+
+        st.l1.delete(key)
+        try:
+            result = st.tier.run(touch)
+        except L2Down:
+            return False
+        st.invalidated()
+        return bool(result[1] if ttl is None else result[0])
+
+    def _delete(self, keys: list[str]) -> int:
+        st = self.state
+        message = st.message("k", keys)
+        st.l1.delete_many(keys)
+
+        def delete(c: Client) -> list[Any]:
+            return (
+                c.pipeline(transaction=False).delete(*keys).publish(st.channel, message).execute()
+            )
+
+        try:
+            deleted = int(st.tier.run(delete)[0])
+        except L2Down:
+            return 0
+        st.invalidated()
+        st.l1.delete_many(keys)
+        st.stats.add("l2.deletes", deleted)
+        return deleted
+
+    def delete(self, key: Any, version: int | None = None) -> bool:
+        return self._delete([self.make_and_validate_key(key, version=version)]) > 0
+
+    def delete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
+        made = [self.make_and_validate_key(k, version=version) for k in keys]
+        if made:
+            self._delete(made)
+
+    def has_key(self, key: Any, version: int | None = None) -> bool:
+        key = self.make_and_validate_key(key, version=version)
+        st = self.state
+        if st.l1_on and st.l1.get(key) is not None:
+            return True
+        try:
+            return bool(st.tier.run(lambda c: c.exists(key)))
+        except L2Down:
+            return False
+
+    def get_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
+        made = {self.make_and_validate_key(k, version=version): k for k in keys}
+        st = self.state
+        found: dict[Any, Any] = {}
+        wanted = list(made)
+        if st.l1_on:
+            wanted = []
+            for key in made:
+                blob = st.l1.get(key)
+                if blob is None:
+                    wanted.append(key)
+                else:
+                    found[made[key]] = st.codec.loads(blob)
+            st.stats.add("l1.hits", len(found))
+            st.stats.add("l1.misses", len(wanted))
+        if not wanted:
+            return found
+        seq = st.seq
+
+        def read(c: Client) -> list[Any]:
+            pipe = c.pipeline(transaction=False)
+            pipe.mget(wanted)
+            for key in wanted:
+                pipe.pttl(key)
+            return pipe.execute()
+
+        try:
+            blobs, *pttls = st.tier.run(read)
+        except L2Down:
+            return found
+        for key, blob, pttl in zip(wanted, blobs, pttls, strict=True):
+            if blob is None:
+                st.stats.add("l2.misses")
+                continue
+            st.stats.add("l2.hits")
+            st.stats.add("l2.bytes_read", len(blob))
+            self._remember(key, blob, pttl, seq)
+            found[made[key]] = st.codec.loads(blob)
+        return found
+
+    def set_many(
+        self, data: dict[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> list[Any]:
+        if not data:
+            return []
+        ttl = self._ttl(timeout)
+        made = {self.make_and_validate_key(k, version=version): v for k, v in data.items()}
+        if ttl is not None and ttl <= 0:
+            self._delete(list(made))
+            return []
+        st = self.state
+        blobs = {k: st.codec.dumps(v) for k, v in made.items()}
+        message = st.message("k", list(made))
+        st.l1.delete_many(made)
+
+        def write(c: Client) -> list[Any]:
+            pipe = c.pipeline(transaction=False)
+            for key, blob in blobs.items():
+                pipe.set(key, blob, px=self._px(ttl))
+            pipe.publish(st.channel, message)
+            return pipe.execute()
+
+        try:
+            st.tier.run(write)
+        except L2Down:
+            return list(data)
+        st.invalidated()
+        st.stats.add("l2.sets", len(blobs))
+        st.stats.add("l2.bytes_written", sum(map(len, blobs.values())))
+        if st.l1_on:
+            for key, blob in blobs.items():
+                st.l1.set(key, blob, ttl)
+        return []
+
+    def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        key = self.make_and_validate_key(key, version=version)
+        st = self.state
+        st.l1.delete(key)
+        try:
+            value = st.tier.script("incr", [key], [delta, st.channel, st.message("k", [key])])
+        except redis.ResponseError as e:
+            raise TypeError(f"cached value of {key!r} is not an integer") from e
+        except L2Down as e:
+            raise ValueError(f"Key '{key}' not found (cache unavailable)") from e
+        st.invalidated()
+        st.l1.delete(key)
+        if value is None:
+            raise ValueError(f"Key '{key}' not found")
+        return int(value)
+
+    def decr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        return self.incr(key, -delta, version)
+
+    def clear(self) -> None:
+        """Empty the L2 Redis database (as Django's ``RedisCache.clear``) and every L1."""
+        st = self.state
+        message = st.message("c")
+        st.l1.clear()
+        st.local_gens.clear()
+
+        def clear(c: Client) -> None:
+            c.pipeline(transaction=False).flushdb().publish(st.channel, message).execute()
+
+        with contextlib.suppress(L2Down):  # L2 unreachable: L1 is still cleared below
+            st.tier.run(clear)
+        st.invalidated()
+        st.l1.clear()
+        st.local_gens.clear()

@@ -1,0 +1,163 @@
+"""System checks of the two-tier cache's configuration (ids ``django_dbopt.E030``-``E039``,
+``W030``-``W039``; listed in docs/checks.md). No connection is opened here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.utils.module_loading import import_string
+
+from django_dbopt.conf import SETTING_NAME, find_problems
+
+BACKEND = "django_dbopt.cache.TwoTierCache"
+REDIS_BACKENDS = (
+    "django_redis.cache.RedisCache",
+    "django.core.cache.backends.redis.RedisCache",
+)
+#: OPTIONS key -> (type, smallest value) for TwoTierCache
+OPTION_TYPES: dict[str, tuple[type, float | None]] = {
+    "L2": (str, None),
+    "L1_MAX_BYTES": (int, 0),
+    "L1_TIMEOUT": (float, 0),
+    "CODEC": (str, None),
+    "COMPRESS_MIN_BYTES": (int, 0),
+    "BREAKER_FAILURES": (int, 1),
+    "BREAKER_RESET": (float, 0),
+    "RESTART_QUARANTINE": (float, 0),
+}
+CODECS = ("zstd", "zlib", "none")
+
+
+def _caches() -> dict[str, Any]:
+    configured: dict[str, Any] = settings.CACHES
+    return configured
+
+
+def _two_tier_caches() -> dict[str, dict[str, Any]]:
+    return {a: c for a, c in _caches().items() if c.get("BACKEND") == BACKEND}
+
+
+def _check_options(alias: str, config: dict[str, Any]) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    options = config.get("OPTIONS", {})
+    where = f"CACHES[{alias!r}]['OPTIONS']"
+    for key, value in options.items():
+        if key not in OPTION_TYPES:
+            messages.append(
+                Error(
+                    f"{where} has an unknown key {key!r}.",
+                    hint=f"Known keys: {', '.join(OPTION_TYPES)}.",
+                    id="django_dbopt.E034",
+                )
+            )
+            continue
+        kind, minimum = OPTION_TYPES[key]
+        ok = isinstance(value, kind) or (kind is float and isinstance(value, int))
+        ok = ok and not isinstance(value, bool)
+        if not ok or (minimum is not None and value < minimum):
+            low = f" >= {minimum}" if minimum is not None else ""
+            messages.append(
+                Error(
+                    f"{where}[{key!r}] is {value!r}; expected {kind.__name__}{low}.",
+                    hint="See the TwoTierCache options in docs/cache.md.",
+                    id="django_dbopt.E034",
+                )
+            )
+    codec = options.get("CODEC", "zstd")
+    if isinstance(codec, str) and codec not in CODECS:
+        messages.append(
+            Error(
+                f"{where}['CODEC'] is {codec!r}.",
+                hint=f"Use one of: {', '.join(CODECS)}.",
+                id="django_dbopt.E034",
+            )
+        )
+    elif codec == "zstd":
+        from django_dbopt.cache.codec import available
+
+        if not available("zstd"):
+            messages.append(
+                Warning(
+                    f"{where}['CODEC'] is 'zstd' but zstandard is not installed; "
+                    "values are compressed with zlib instead.",
+                    hint="pip install 'django-dbopt[compression]', or set CODEC to 'zlib'.",
+                    id="django_dbopt.W030",
+                )
+            )
+    l2 = options.get("L2", "redis")
+    target = _caches().get(l2) if isinstance(l2, str) else None
+    if target is None or target.get("BACKEND") not in REDIS_BACKENDS:
+        messages.append(
+            Error(
+                f"{where}['L2'] is {l2!r}, which is not a Redis cache alias in CACHES.",
+                hint="Name a django-redis (django_redis.cache.RedisCache) or Django "
+                "RedisCache alias; it holds the second tier and the invalidation channel.",
+                id="django_dbopt.E031",
+            )
+        )
+    return messages
+
+
+def _user_cache_section() -> dict[str, Any]:
+    user = getattr(settings, SETTING_NAME, {})
+    if not isinstance(user, dict) or find_problems(user):
+        return {}  # reported by check_settings
+    section = user.get("CACHE", {})
+    return section if isinstance(section, dict) else {}
+
+
+@register(Tags.caches)
+def check_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    for alias, config in _two_tier_caches().items():
+        messages.extend(_check_options(alias, config))
+    section = _user_cache_section()
+    uses = [
+        k for k in ("ORM_MODELS", "TRACK_MODELS", "WARM", "PRELOAD_ON_LOGIN") if section.get(k)
+    ]
+    alias = section.get("CACHE", "default")
+    if uses and _caches().get(alias, {}).get("BACKEND") != BACKEND:
+        messages.append(
+            Error(
+                f"{SETTING_NAME}['CACHE'] sets {', '.join(uses)} but CACHES[{alias!r}] is not "
+                "a TwoTierCache, so nothing is cached or invalidated.",
+                hint=f"Point {SETTING_NAME}['CACHE']['CACHE'] at a cache whose BACKEND is "
+                f"{BACKEND!r}.",
+                id="django_dbopt.E030",
+            )
+        )
+    for key in ("ORM_MODELS", "TRACK_MODELS"):
+        for entry in section.get(key, []):
+            try:
+                if "." in entry:
+                    apps.get_model(entry)
+                else:
+                    apps.get_app_config(entry)
+            except (LookupError, ValueError):
+                messages.append(
+                    Error(
+                        f"{SETTING_NAME}['CACHE'][{key!r}] names {entry!r}, which is neither "
+                        "an installed app label nor an app_label.ModelName.",
+                        hint="Use an app label from INSTALLED_APPS or 'app_label.ModelName'.",
+                        id="django_dbopt.E033",
+                    )
+                )
+    for path in [*section.get("WARM", []), *section.get("PRELOAD_ON_LOGIN", [])]:
+        try:
+            func = import_string(path)
+        except ImportError:
+            func = None
+        if not callable(func):
+            messages.append(
+                Error(
+                    f"{SETTING_NAME}['CACHE'] (WARM / PRELOAD_ON_LOGIN) names {path!r}, which "
+                    "is not an importable callable.",
+                    hint="Give the dotted path of a function (WARM: f(using=alias); "
+                    "PRELOAD_ON_LOGIN: f(user)).",
+                    id="django_dbopt.E035",
+                )
+            )
+    return messages

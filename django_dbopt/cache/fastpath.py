@@ -1,0 +1,158 @@
+"""``Model.objects.get(pk=...)`` keyed before SQL compilation, where that is provably safe.
+
+Building and compiling a queryset costs more than reading its cached rows, so for the
+most common read of all, a primary-key lookup, the key is made from the lookup itself.
+``QuerySet.get`` is wrapped (once, by ``install()``); the fast path is taken only when all
+of this holds, and otherwise the original ``get`` runs (and the SQL-level cache of
+``orm.py`` applies as usual):
+
+- the queryset is the model's *unmodified* base queryset: no filter, annotation, extra,
+  ``select_related``, ``prefetch_related``, ``only``/``defer``, ``values``, slicing,
+  ``distinct``, combinator, ``select_for_update``, and it yields model instances;
+- the only argument is one primary-key equality (``pk=``, ``id=``, ``pk__exact=``...)
+  whose value the pk field accepts (``get_prep_value``);
+- the model (with its multi-table parents) is opted in and has no ``post_init``
+  receivers (a cached instance is unpickled, not initialised);
+- the read may be cached now (``writes.uncacheable_now``, pending invalidations).
+
+Then the query is exactly ``SELECT <every concrete column> FROM <its tables> WHERE pk = v``;
+its result depends only on the rows of those tables, whose generations end the key, as
+for every other cached read. The cached value is the pickled instance (or "no such row",
+so ``DoesNotExist`` is cached too); the instance's ``_state.db`` is set to the alias read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from typing import Any
+
+from django.db import connections
+from django.db.models import Model, QuerySet, signals
+from django.db.models.query import ModelIterable
+
+from django_dbopt.cache import generations
+from django_dbopt.cache.keyed import through_cache
+from django_dbopt.cache.orm import bypass, resolve
+from django_dbopt.cache.tables import configured_tables
+from django_dbopt.cache.writes import uncacheable_now
+
+_original_get: Any = QuerySet.get
+_ABSENT = b"\0absent"
+_NO_DEFERRED: tuple[frozenset[str], bool] = (frozenset(), True)
+
+
+def _pristine(queryset: QuerySet[Any]) -> bool:
+    qs: Any = queryset  # private attributes django-stubs does not declare
+    query = qs.query
+    return (
+        qs._iterable_class is ModelIterable
+        and not qs._prefetch_related_lookups
+        and not qs._known_related_objects
+        and qs._fields is None
+        and not qs._sticky_filter
+        and not qs._defer_next_filter
+        and query.model is qs.model
+        and not query.where.children
+        and not query.annotations
+        and not query.extra
+        and not query.select_related
+        and query.default_cols
+        and not query.select
+        and not query.values_select
+        and not query.distinct
+        and not query.combinator
+        and not query.select_for_update
+        and not query.is_sliced
+        and query.deferred_loading == _NO_DEFERRED
+        and query.group_by is None
+    )
+
+
+def _pk_value(model: type[Model], kwargs: dict[str, Any]) -> tuple[bool, Any]:
+    if len(kwargs) != 1:
+        return False, None
+    ((name, value),) = kwargs.items()
+    pk = model._meta.pk
+    assert pk is not None
+    if name.endswith("__exact"):
+        name = name[:-7]
+    if name not in ("pk", pk.name, pk.attname) or isinstance(value, (Model, QuerySet)):
+        return False, None
+    try:
+        return True, pk.get_prep_value(value)
+    except (TypeError, ValueError):
+        return False, None  # the original get() raises the right error
+
+
+def _tables(model: type[Model]) -> frozenset[str]:
+    concrete = model._meta.concrete_model
+    assert concrete is not None
+    return frozenset(m._meta.db_table for m in [concrete, *concrete._meta.get_parent_list()])
+
+
+def get(self: QuerySet[Any], *args: Any, **kwargs: Any) -> Any:
+    resolved = resolve()
+    st = resolved.state
+    if st is None or not resolved.auto or args or bypass.get() or not _pristine(self):
+        return _original_get(self, *args, **kwargs)
+    model = self.model
+    ok, value = _pk_value(model, kwargs)
+    if not ok or signals.post_init.has_listeners(model):
+        return _original_get(self, *args, **kwargs)
+    tables = _tables(model)
+    alias = self.db
+    if (
+        not tables <= configured_tables()
+        or uncacheable_now(connections[alias])
+        or (st.pending and not generations.writable(st))
+    ):
+        return _original_get(self, *args, **kwargs)
+    ident = repr((model._meta.label_lower, resolved.cluster(alias), value))
+    if len(ident) > 120 or " at 0x" in ident:
+        ident = hashlib.blake2b(ident.encode(), digest_size=16).hexdigest()
+    plan = resolved.table_plan(tables)
+    alias_ = alias
+
+    def compute() -> tuple[Any, bytes | None]:
+        try:
+            instance = _run(self, kwargs)
+        except model.DoesNotExist as e:
+            return e, _ABSENT
+        try:
+            return instance, st.codec.dumps(instance)
+        except (pickle.PicklingError, TypeError, AttributeError):
+            return instance, None
+
+    def decode(blob: bytes) -> Any:
+        if blob == _ABSENT:
+            raise model.DoesNotExist(f"{model._meta.object_name} matching query does not exist.")
+        instance = st.codec.loads(blob)
+        instance._state.db = alias_
+        instance._state.adding = False
+        return instance
+
+    fills = resolved.cluster(alias) == alias  # replicas never fill (see orm.py)
+    prefix = f"{st.ns}pk:{ident}:"
+    return through_cache(st, plan, resolved.strict, prefix, compute, decode, fills)
+
+
+def _run(qs: QuerySet[Any], kwargs: dict[str, Any]) -> Any:
+    token = bypass.set(True)
+    try:
+        return _original_get(qs, **kwargs)
+    finally:
+        bypass.reset(token)
+
+
+def install() -> None:
+    """Wrap ``QuerySet.get`` (idempotent; inert until ``ORM_MODELS`` is set)."""
+    global _original_get
+    if QuerySet.get is not get:
+        _original_get = QuerySet.get
+        QuerySet.get = get  # type: ignore[method-assign]
+
+
+def uninstall() -> None:
+    if QuerySet.get is get:
+        QuerySet.get = _original_get  # type: ignore[method-assign]

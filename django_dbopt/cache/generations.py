@@ -1,0 +1,113 @@
+"""Generation counters for tables and tags: O(1) invalidation, never going backwards.
+
+A cached value's key contains the generations of every table and tag it depends on,
+read *before* the value is computed. Invalidating a table is one ``INCR`` of its counter
+(plus a pub/sub message so other processes forget their local copy of the counter);
+nothing is scanned or deleted, entries keyed by old generations just stop being
+addressed and expire. ``l2.py`` explains why a counter can never go backwards.
+
+When a bump cannot be written (Redis down), its keys are remembered in
+``state.pending`` and every cached ORM read is bypassed until they are written: until
+then, other processes could still address entries the write made stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django_dbopt.cache.l2 import L2Down, Quarantined
+from django_dbopt.cache.state import CacheState
+
+
+def table_key(st: CacheState, table: str) -> str:
+    return f"{st.ns}g:t:{table}"
+
+
+def tag_key(st: CacheState, tag: str) -> str:
+    return f"{st.ns}g:tag:{tag}"
+
+
+def gen_keys(st: CacheState, tables: Iterable[str] = (), tags: Iterable[str] = ()) -> list[str]:
+    return sorted({*(table_key(st, t) for t in tables), *(tag_key(st, t) for t in tags)})
+
+
+def local(st: CacheState, keys: Sequence[str]) -> str | None:
+    """The generations from this process's map (kept current by pub/sub), if all known."""
+    if not st.l1_on:
+        return None
+    try:
+        return ".".join([st.local_gens[k].decode() for k in keys])
+    except KeyError:
+        return None
+
+
+def remember(st: CacheState, keys: Sequence[str], gens: str, seq: int) -> None:
+    """Keep generations read from Redis, unless an invalidation arrived meanwhile."""
+    if st.seq == seq and st.l1_on:
+        for key, gen in zip(keys, gens.split("."), strict=True):
+            st.local_gens[key] = gen.encode()
+
+
+def fetch(
+    st: CacheState, keys: Sequence[str], prefix: str = "", guess: str = "", have: bool = False
+) -> tuple[str, bytes | None]:
+    """Current generations (seeding missing counters) and, if ``prefix`` is given, the
+    value stored at ``prefix + generations``, in one round trip. With ``have``, the value
+    is not sent when the generations equal ``guess``. Raises ``L2Down``."""
+    seq = st.seq
+    args: list[Any] = [prefix, guess, "1" if have else "0", st.up_key, st.quarantine_ms]
+    items = st.outbox.take() if len(st.outbox) else []
+    for key, blob, ttl_s in items:
+        args += (key, ttl_s, blob)
+    try:
+        reply = st.tier.script("fetch", keys, args)
+    except L2Down:
+        st.outbox.sent(items, ok=False)
+        raise
+    st.outbox.sent(items, ok=True)
+    gens = reply[0].decode()
+    if reply[2]:
+        st.stats.add("l2.quarantined")
+        raise Quarantined("Redis came back less than the restart quarantine ago")
+    remember(st, keys, gens, seq)
+    return gens, reply[1] or None
+
+
+def current(st: CacheState, keys: Sequence[str]) -> str:
+    """Generations, from the local map when possible, else from Redis. Raises ``L2Down``."""
+    return local(st, keys) or fetch(st, keys)[0]
+
+
+def bump(st: CacheState, keys: Iterable[str], force: bool = False) -> bool:
+    """Invalidate: ``INCR`` each counter and tell other processes. False if Redis is down
+    (the keys stay pending and ORM caching is bypassed until they are written)."""
+    wanted = set(keys) | st.pending
+    if not wanted:
+        return True
+    for key in wanted:
+        st.local_gens.pop(key, None)
+    ordered = sorted(wanted)
+    try:
+        st.tier.script(
+            "bump",
+            ordered,
+            [st.channel, st.message("g", ordered), st.up_key, st.quarantine_ms],
+            force=force,
+        )
+    except L2Down:
+        st.pending |= wanted
+        return False
+    st.invalidated()  # a concurrent fetch of the old values must not be remembered
+    st.pending -= wanted
+    st.stats.add_many(
+        [f"table.{k.rsplit(':', 1)[1]}.invalidations" for k in ordered if ":g:t:" in k]
+    )
+    return True
+
+
+def writable(st: CacheState) -> bool:
+    """No invalidation is waiting to be written (writing pending ones first if possible)."""
+    if not st.pending:
+        return True
+    return bump(st, ())

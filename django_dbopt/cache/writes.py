@@ -1,0 +1,132 @@
+"""Invalidation on every write path, transaction-aware.
+
+One mechanism sees them all: an execute wrapper installed on every new connection
+(``connection_created``) looks at each statement it runs. A statement that is not a
+plain read (``sqlkind``: INSERT/UPDATE/DELETE/MERGE, TRUNCATE from ``flush``, DDL from
+migrations, raw SQL) bumps the generations of the opted-in tables it names; a write that
+names no known table (``CALL``, ``DO``) bumps every opted-in table. That covers
+``save()``, ``delete()``, ``update()``, ``bulk_create()``, ``bulk_update()``, m2m
+``add``/``remove``/``clear``/``set``, raw ``cursor.execute()``, migrations and flush.
+
+Inside a transaction the tables are bumped right after the write *and* again after
+commit (``on_commit``), so an entry computed from pre-commit data while the transaction
+was open is never addressed once it committed. On rollback the after-commit bump is
+dropped with the other ``on_commit`` callbacks: nothing is published. Until the
+transaction ends, its reads are not cached (they may see its own uncommitted rows).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.db import transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from django_dbopt.sqlkind import statement_kind
+
+logger = logging.getLogger("django_dbopt.cache")
+
+
+class _AfterCommit:
+    """The on_commit callback of one transaction: bumps every table it wrote."""
+
+    def __init__(self) -> None:
+        self.tables: set[str] = set()
+
+    def __call__(self) -> None:
+        invalidate_tables(self.tables)
+
+
+def _pending_marker(connection: BaseDatabaseWrapper) -> _AfterCommit | None:
+    """This transaction's marker, if it is still registered (it is dropped on rollback)."""
+    marker: _AfterCommit | None = getattr(connection, "_dbopt_after_commit", None)
+    if marker is None:
+        return None
+    for entry in connection.run_on_commit:
+        if entry[1] is marker:
+            return marker
+    return None
+
+
+def wrote_in_transaction(connection: BaseDatabaseWrapper) -> bool:
+    return connection.in_atomic_block and _pending_marker(connection) is not None
+
+
+def snapshot_transaction(connection: BaseDatabaseWrapper) -> bool:
+    """In a transaction whose reads may see an older snapshot than the latest commit
+    (anything but PostgreSQL's READ COMMITTED, e.g. REPEATABLE READ or SQLite): such a
+    read stored under current generations could be stale, so it is not cached."""
+    if not connection.in_atomic_block:
+        return False
+    if connection.vendor != "postgresql":
+        return True
+    level = getattr(getattr(connection, "isolation_level", None), "name", "READ_COMMITTED")
+    return level not in ("READ_COMMITTED", "READ_UNCOMMITTED")  # PG runs the latter as the former
+
+
+def uncacheable_now(connection: BaseDatabaseWrapper) -> bool:
+    return connection.in_atomic_block and (
+        _pending_marker(connection) is not None or snapshot_transaction(connection)
+    )
+
+
+def invalidate_tables(tables: Iterable[str]) -> bool:
+    """Bump the generations of ``tables`` in the ORM cache (True if written to Redis)."""
+    from django_dbopt.cache import generations
+    from django_dbopt.cache.orm import orm_state
+
+    st = orm_state()
+    wanted = list(tables)
+    if st is None or not wanted:
+        return True
+    return generations.bump(st, generations.gen_keys(st, tables=wanted))
+
+
+def written_tables(sql: str) -> frozenset[str]:
+    """Tracked tables a non-read statement may change (all of them if none is named)."""
+    from django_dbopt.cache.tables import tables_in, tracked_tables
+
+    opted = tracked_tables()
+    named = tables_in(sql)
+    return (named & opted) if named else opted
+
+
+def invalidate_for_statement(connection: BaseDatabaseWrapper, sql: str) -> None:
+    from django_dbopt.cache.orm import orm_state
+
+    if orm_state() is None:
+        return
+    tables = written_tables(sql)
+    if not tables:
+        return
+    invalidate_tables(tables)
+    if connection.in_atomic_block:
+        marker = _pending_marker(connection)
+        if marker is None:
+            marker = _AfterCommit()
+            connection._dbopt_after_commit = marker  # type: ignore[attr-defined]
+            transaction.on_commit(marker, using=connection.alias)
+        marker.tables |= tables
+
+
+def execute_wrapper(
+    connection: BaseDatabaseWrapper,
+) -> Callable[[Callable[..., Any], str, Any, bool, dict[str, Any]], Any]:
+    def wrapper(
+        execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]
+    ) -> Any:
+        result = execute(sql, params, many, context)
+        if statement_kind(sql) == "write":
+            invalidate_for_statement(connection, sql)
+        return result
+
+    return wrapper
+
+
+def install_on_connection(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    """``connection_created`` receiver: add the write-detecting execute wrapper once."""
+    if not getattr(connection, "_dbopt_cache_wrapped", False):
+        connection.execute_wrappers.append(execute_wrapper(connection))
+        connection._dbopt_cache_wrapped = True  # type: ignore[attr-defined]

@@ -1,0 +1,91 @@
+"""Redis stopped under the cache: no exception reaches the app, ORM caching is bypassed,
+L1 is cleared, the breaker opens, and everything comes back by itself."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.cache import cache, caches
+from django.db import connection
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+
+from django_dbopt.cache.backend import TwoTierCache
+from django_dbopt.cache.state import CacheState
+from example_project.demo.models import Project, User
+from tests.cache_fixtures import caches_setting, orm_settings
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def st(controllable_services: Any) -> Iterator[CacheState]:
+    with override_settings(CACHES=caches_setting(RESTART_QUARANTINE=1.0), DBOPT=orm_settings()):
+        backend = caches["default"]
+        assert isinstance(backend, TwoTierCache)
+        assert backend.state.wait_subscribed()
+        backend.clear()
+        yield backend.state
+
+
+def _until(predicate: Any, timeout: float = 15) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_outage_degrades_without_errors_and_recovers(
+    st: CacheState, controllable_services: Any
+) -> None:
+    owner = User.objects.create_user(email="o@example.com", password="x")
+    project = Project.objects.create(name="p", owner=owner)
+    cache.set("k", "v")
+    Project.objects.get(pk=project.pk)
+    assert len(st.l1) > 0
+    controllable_services.stop_redis()
+    try:
+        assert cache.get("k", "fallback") == "fallback"
+        assert len(st.l1) == 0  # cleared: nobody can tell us about invalidations now
+        for _ in range(5):
+            cache.set("k", "v2")
+            assert cache.get_many(["k"]) == {}
+            assert cache.add("a", 1) is False
+            assert cache.delete("k") is False
+            assert cache.has_key("k") is False
+            assert cache.touch("k") is False
+            assert cache.set_many({"x": 1}) == ["x"]
+            with pytest.raises(ValueError, match="not found"):
+                cache.incr("k")
+        assert st.tier.breaker.state == "open"
+        assert not st.l1_on
+        # ORM: every read goes to the database, writes are remembered as pending.
+        with CaptureQueriesContext(connection) as ctx:
+            for _ in range(3):
+                assert Project.objects.get(pk=project.pk).name == "p"
+        assert len(ctx.captured_queries) == 3
+        Project.objects.filter(pk=project.pk).update(name="q")
+        assert st.pending
+        assert Project.objects.get(pk=project.pk).name == "q"
+    finally:
+        controllable_services.start_redis()
+    assert _until(lambda: cache.set("back", 1) is None and cache.get("back") == 1)
+    assert _until(lambda: st.l1_on)
+    assert _until(lambda: not st.pending)  # written by the listener once resubscribed
+    # Quarantine: for RESTART_QUARANTINE seconds after Redis came back, cached reads are
+    # bypassed (another process may still hold invalidations it could not write).
+    with CaptureQueriesContext(connection) as ctx:
+        for _ in range(2):
+            assert Project.objects.get(pk=project.pk).name == "q"
+    assert len(ctx.captured_queries) == 2
+    assert st.stats.snapshot()["l2.quarantined"] >= 2
+    time.sleep(1.0)
+    Project.objects.get(pk=project.pk)
+    with CaptureQueriesContext(connection) as ctx:
+        assert Project.objects.get(pk=project.pk).name == "q"
+    assert len(ctx.captured_queries) == 0
