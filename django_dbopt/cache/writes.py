@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from django_dbopt.sqlkind import statement_kind
+from django_dbopt.wrappers import install_first
 
 logger = logging.getLogger("django_dbopt.cache")
 
@@ -127,6 +128,4 @@ def execute_wrapper(
 
 def install_on_connection(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
     """``connection_created`` receiver: add the write-detecting execute wrapper once."""
-    if not getattr(connection, "_dbopt_cache_wrapped", False):
-        connection.execute_wrappers.append(execute_wrapper(connection))
-        connection._dbopt_cache_wrapped = True  # type: ignore[attr-defined]
+    install_first(connection, "cache", execute_wrapper(connection))

@@ -37,6 +37,7 @@ from django_dbopt.monitor.scope import (
     suppressed,
     watchers,
 )
+from django_dbopt.wrappers import install_first
 
 logger = logging.getLogger("django_dbopt.monitor")
 
@@ -121,14 +122,9 @@ class QueryRecorder:
 
 
 def install(*, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
-    """``connection_created`` receiver: add the recorder once per connection wrapper.
-
-    It goes first in the list (the outermost wrapper): the connection may be opened inside
-    someone's ``with connection.execute_wrapper(...)`` block, whose exit pops the *last*
-    wrapper; appending would get ours popped and leave theirs installed for good.
-    """
-    if not any(isinstance(w, QueryRecorder) for w in connection.execute_wrappers):
-        connection.execute_wrappers.insert(0, QueryRecorder(connection.alias))
+    """``connection_created`` receiver: add the recorder once per connection wrapper,
+    outermost (see ``django_dbopt.wrappers``)."""
+    install_first(connection, "monitor", QueryRecorder(connection.alias))
 
 
 def record(alias: str, sql: str, ns: int, params: Any = None) -> None:

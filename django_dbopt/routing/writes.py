@@ -28,6 +28,7 @@ from django_dbopt.routing.scope import Scope, current_scope
 from django_dbopt.routing.tokens import UNREACHABLE_LSN, Position, parse_lsn
 from django_dbopt.sqlkind import statement_kind
 from django_dbopt.topology import replica_map
+from django_dbopt.wrappers import install_first
 
 logger = logging.getLogger("django_dbopt.routing")
 
@@ -127,10 +128,8 @@ def flush_positions(scope: Scope) -> None:
 
 
 def _install(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
-    if connection.vendor == "postgresql" and routing_wrapper not in connection.execute_wrappers:
-        # At the front, as the monitor does: a user's ``with connection.execute_wrapper()``
-        # block that opened the connection pops the last wrapper, which must be theirs.
-        connection.execute_wrappers.insert(0, routing_wrapper)
+    if connection.vendor == "postgresql":
+        install_first(connection, "routing", routing_wrapper)
 
 
 def connect_signals() -> None:
