@@ -19,23 +19,25 @@ Families (all prefixed ``dbopt_``):
 - queries (``django_dbopt.monitor.query_stats(limit)``): ``queries_total`` and the
   ``query_duration_seconds`` histogram by ``{alias,fingerprint}``, the top
   ``METRICS_MAX_FINGERPRINTS`` fingerprints only (bounded cardinality);
-- cache (``django_dbopt.cache.stats()``): ``cache_hits_total{tier}``,
-  ``cache_misses_total{tier}``;
+- cache (``django_dbopt.cache.stats()``): ``cache_{hits,misses,errors}_total{tier}``,
+  ``cache_table_{hits,misses,invalidations}_total{table}``, ``cache_l1_bytes``;
 - routing (``django_dbopt.routing.status()``): ``routing_decisions_total{reason}``,
-  ``routing_replica_lag_seconds{primary,replica}``, ``routing_replica_in_rotation``.
+  ``routing_replica_lag_seconds``, ``routing_replica_lag_bytes`` and
+  ``routing_replica_in_rotation`` by ``{primary,replica}``.
 
-The query, cache and routing families appear only when their module is importable and
-exposes that function. Numbers are this process's: see docs/health_and_metrics.md for
-multi-process servers.
+The cache families appear only with the ``redis`` extra and a ``TwoTierCache``
+configured. Numbers are this process's: see docs/health_and_metrics.md for multi-process
+servers.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
@@ -196,21 +198,37 @@ class DbOptCollector:
         yield duration
 
     def cache_families(self) -> Iterator[Any]:
-        stats = part_function("django_dbopt.cache", "stats")
-        if stats is None:
+        report = _cache_report()
+        if report is None:
             return
-        from prometheus_client.core import CounterMetricFamily
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-        hits = CounterMetricFamily("dbopt_cache_hits", "Cache hits by tier.", labels=["tier"])
-        misses = CounterMetricFamily(
-            "dbopt_cache_misses", "Cache misses by tier.", labels=["tier"]
-        )
-        tiers: Mapping[str, Mapping[str, int]] = stats().get("tiers", {})
-        for tier, numbers in tiers.items():
-            hits.add_metric([tier], numbers.get("hits", 0))
-            misses.add_metric([tier], numbers.get("misses", 0))
-        yield hits
-        yield misses
+        process = report["process"]
+        tier_counters = {
+            name: CounterMetricFamily(
+                f"dbopt_cache_{name}", f"Cache {text} by tier.", labels=["tier"]
+            )
+            for name, text in (("hits", "hits"), ("misses", "misses"), ("errors", "errors"))
+        }
+        for tier, numbers in process["tiers"].items():
+            for name, family in tier_counters.items():
+                family.add_metric([tier], numbers[name])
+        table_counters = {
+            name: CounterMetricFamily(
+                f"dbopt_cache_table_{name}", f"ORM cache {text} by table.", labels=["table"]
+            )
+            for name, text in (
+                ("hits", "hits"),
+                ("misses", "misses"),
+                ("invalidations", "invalidations"),
+            )
+        }
+        for table, numbers in process["tables"].items():
+            for name, family in table_counters.items():
+                family.add_metric([table], numbers[name])
+        l1_bytes = GaugeMetricFamily("dbopt_cache_l1_bytes", "Bytes held by the L1 cache.")
+        l1_bytes.add_metric([], report["l1"]["bytes"])
+        yield from (*tier_counters.values(), *table_counters.values(), l1_bytes)
 
     def routing_families(self) -> Iterator[Any]:
         status = part_function("django_dbopt.routing", "status")
@@ -261,13 +279,25 @@ class DbOptCollector:
         routing = part_function("django_dbopt.routing", "status")
         for replica in routing().replicas if routing else []:
             found.append(("replica", replica.alias, replica.breaker))
-        cache = part_function("django_dbopt.cache", "stats")
-        if cache is not None and (breaker := cache().get("breaker")):
-            found.append(("cache", "redis", breaker))
+        cache = _cache_report()
+        if cache is not None:
+            found.append(("cache", str(cache["alias"]), cache["breaker"]))
         for component, name, current in found:
             for state in BREAKER_STATES:
                 family.add_metric([component, name, state], 1 if state == current else 0)
         return family
+
+
+def _cache_report() -> dict[str, Any] | None:
+    """The two-tier cache's stats, or None without the ``redis`` extra or a TwoTierCache."""
+    stats = part_function("django_dbopt.cache", "stats")
+    if stats is None:
+        return None
+    try:
+        report: dict[str, Any] = stats()
+    except (ImportError, ImproperlyConfigured):
+        return None
+    return report
 
 
 def _le(bound: float) -> str:

@@ -112,6 +112,30 @@ def test_query_and_routing_families_come_from_the_real_parts() -> None:
     assert _value(breaker, component="replica", name="replica", state="closed") == 1
 
 
+def test_cache_families_come_from_the_real_two_tier_cache() -> None:
+    from django.core.cache import caches
+
+    from example_project.demo.models import Project, User
+    from tests.cache_fixtures import caches_setting, orm_settings
+
+    owner = User.objects.create_user(email="cache-metrics@example.com", password="x")
+    project = Project.objects.create(name="metrics", owner=owner)
+    with override_settings(CACHES=caches_setting(), DBOPT=orm_settings()):
+        caches["default"].clear()
+        Project.objects.get(pk=project.pk)  # a miss, stored
+        Project.objects.get(pk=project.pk)  # a hit
+        project.save()  # an invalidation of "projects"
+        families = _scrape()
+    hits = _value(families["dbopt_cache_hits"], "_total", tier="l1")
+    hits += _value(families["dbopt_cache_hits"], "_total", tier="l2")
+    assert hits >= 1
+    assert _value(families["dbopt_cache_table_hits"], "_total", table="projects") >= 1
+    assert _value(families["dbopt_cache_table_invalidations"], "_total", table="projects") >= 1
+    assert _value(families["dbopt_cache_l1_bytes"]) >= 0
+    breaker = families["dbopt_breaker_state"]
+    assert _value(breaker, component="cache", name="default", state="closed") == 1
+
+
 def test_cardinality_of_query_families_is_bounded() -> None:
     from django_dbopt.monitor import scope
     from example_project.demo.models import Task, User
@@ -126,14 +150,15 @@ def test_cardinality_of_query_families_is_bounded() -> None:
     assert len(series) == 2
 
 
-def test_each_part_family_exists_exactly_when_the_part_does() -> None:
-    from django_dbopt.metrics import part_function
+def test_cache_families_are_absent_without_a_two_tier_cache() -> None:
+    families = _scrape()  # tests.settings: locmem and django-redis, no TwoTierCache
+    assert "dbopt_cache_hits" not in families
+    assert "dbopt_queries" in families
+    assert "dbopt_routing_decisions" in families
 
-    families = _scrape()
-    for module, function, family in (
-        ("django_dbopt.monitor", "query_stats", "dbopt_queries"),
-        ("django_dbopt.cache", "stats", "dbopt_cache_hits"),
-        ("django_dbopt.routing", "status", "dbopt_routing_decisions"),
-    ):
-        present = part_function(module, function) is not None
-        assert (family in families) is present, (module, present)
+
+def test_the_cache_stats_function_is_not_shadowed_by_a_module() -> None:
+    import django_dbopt.cache.backend  # noqa: F401  (imports every cache module)
+    from django_dbopt.cache import stats
+
+    assert callable(stats)

@@ -14,8 +14,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from django_dbopt.cache.counters import FLUSH_EVERY_S
 from django_dbopt.cache.l2 import REDIS_ERRORS, L2Down, RedisTier
-from django_dbopt.cache.stats import FLUSH_EVERY_S
 
 logger = logging.getLogger("django_dbopt.cache")
 

@@ -8,9 +8,9 @@ from typing import Any
 from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 
+from django_dbopt.cache.counters import shape
 from django_dbopt.cache.l2 import L2Down
 from django_dbopt.cache.state import CacheState
-from django_dbopt.cache.stats import shape
 from django_dbopt.conf import get_config
 
 
@@ -33,6 +33,7 @@ def stats(alias: str | None = None) -> dict[str, Any]:
         {
           "alias": "default",
           "redis": "up" | "down",
+          "breaker": "closed" | "open" | "half_open",  # this process's Redis breaker
           "l1": {"bytes": int, "max_bytes": int, "entries": int, "evictions": int,
                  "subscribed": bool},
           "process": {"tiers": {"l1": {...}, "l2": {...}}, "tables": {name: {...}}},
@@ -55,6 +56,7 @@ def stats(alias: str | None = None) -> dict[str, Any]:
     return {
         "alias": alias or get_config().cache.cache,
         "redis": "up" if everyone is not None else "down",
+        "breaker": st.tier.breaker.state,
         "l1": {
             "bytes": st.l1.bytes_used,
             "max_bytes": st.l1.max_bytes,

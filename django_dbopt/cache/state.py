@@ -29,11 +29,11 @@ from dataclasses import dataclass
 
 from django_dbopt.breaker import CircuitBreaker
 from django_dbopt.cache.codec import ValueCodec
+from django_dbopt.cache.counters import Stats
 from django_dbopt.cache.l1 import ByteLRU
 from django_dbopt.cache.l2 import L2Down, RedisTier
 from django_dbopt.cache.listener import Listener
 from django_dbopt.cache.outbox import Outbox
-from django_dbopt.cache.stats import Stats
 
 logger = logging.getLogger("django_dbopt.cache")
 
