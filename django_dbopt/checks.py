@@ -11,7 +11,8 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
-from django_dbopt.conf import SETTING_NAME, find_problems
+from django_dbopt.conf import SETTING_NAME
+from django_dbopt.validation import find_problems
 
 
 @register(Tags.compatibility)

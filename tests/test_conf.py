@@ -4,7 +4,8 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from django_dbopt.conf import find_problems, get_config
+from django_dbopt.conf import get_config
+from django_dbopt.validation import find_problems
 
 
 def test_defaults_without_setting() -> None:

@@ -10,7 +10,8 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
-from django_dbopt.conf import SETTING_NAME, find_problems
+from django_dbopt.conf import SETTING_NAME
+from django_dbopt.validation import find_problems
 
 BACKEND = "django_dbopt.cache.TwoTierCache"
 REDIS_BACKENDS = (

@@ -1,0 +1,203 @@
+"""Validation of the ``DBOPT`` setting against the dataclasses in ``conf.py``.
+
+One function, ``find_problems()``, serves both the system checks (``checks.py``, every
+problem with its id and hint) and the runtime accessor (``conf.get_config()``, which
+raises on the first), so both say the same thing in the same words.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from django_dbopt.conf import ALIAS, MIN, SETTING_NAME, section_types
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with ``DBOPT``; ``checks.py`` turns these into check messages."""
+
+    id: str
+    msg: str
+    hint: str
+
+
+def _describe(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        return " or ".join(repr(a) for a in typing.get_args(hint))
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in typing.get_args(hint))
+    if hint is type(None):
+        return "None"
+    if origin is not None:
+        return origin.__name__  # type: ignore[no-any-return]
+    return hint.__name__  # type: ignore[no-any-return]
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        return value in typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, a) for a in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        return isinstance(value, (list, tuple)) and all(_matches(v, item) for v in value)
+    if origin is dict:
+        key, item = typing.get_args(hint)
+        return isinstance(value, dict) and all(
+            _matches(k, key) and _matches(v, item) for k, v in value.items()
+        )
+    return isinstance(value, hint)
+
+
+def _unknown(kind: str, name: str, known: list[str], where: str) -> Problem:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"Did you mean {close[0]!r}? " if close else ""
+    return Problem(
+        "django_dbopt.E002",
+        f"{where} has an unknown {kind} {name!r}.",
+        f"{hint}Known {kind}s: {', '.join(known)}.",
+    )
+
+
+def find_problems(
+    user: Any, databases: list[str] | None = None, caches: list[str] | None = None
+) -> list[Problem]:
+    """Every problem with a ``DBOPT`` value, without raising.
+
+    ``databases`` / ``caches`` are the configured aliases; aliases are checked only when
+    given.
+    """
+    if not isinstance(user, dict):
+        return [
+            Problem(
+                "django_dbopt.E001",
+                f"{SETTING_NAME} must be a dict, not {type(user).__name__}.",
+                f"Set {SETTING_NAME} = {{'MONITOR': {{...}}, 'ROUTING': {{...}}, ...}}.",
+            )
+        ]
+    problems: list[Problem] = []
+    sections = section_types()
+    for section_name, section_value in user.items():
+        if section_name not in sections:
+            problems.append(_unknown("section", str(section_name), list(sections), SETTING_NAME))
+            continue
+        where = f"{SETTING_NAME}[{section_name!r}]"
+        if not isinstance(section_value, dict):
+            problems.append(
+                Problem(
+                    "django_dbopt.E001",
+                    f"{where} must be a dict, not {type(section_value).__name__}.",
+                    f"Write {where} = {{'KEY': value, ...}}.",
+                )
+            )
+            continue
+        section_cls = sections[section_name]
+        hints = typing.get_type_hints(section_cls, include_extras=False)
+        fields = {f.name.upper(): f for f in dataclasses.fields(section_cls)}
+        for key, value in section_value.items():
+            if key not in fields:
+                problems.append(_unknown("key", str(key), list(fields), where))
+                continue
+            problems.extend(
+                _check_value(
+                    f"{SETTING_NAME}[{section_name!r}][{key!r}]",
+                    value,
+                    hints[fields[key].name],
+                    fields[key].metadata,
+                    databases,
+                    caches,
+                )
+            )
+    routing = user.get("ROUTING")
+    if isinstance(routing, dict) and databases is not None:
+        problems.extend(_check_replica_map(routing.get("REPLICAS", {}), databases))
+    return problems
+
+
+def _check_value(
+    where: str,
+    value: Any,
+    hint: Any,
+    metadata: Any,
+    databases: list[str] | None,
+    caches: list[str] | None,
+) -> list[Problem]:
+    if not _matches(value, hint):
+        return [
+            Problem(
+                "django_dbopt.E003",
+                f"{where} is {value!r} ({type(value).__name__}); expected {_describe(hint)}.",
+                "Fix the value's type; see the settings reference in docs/settings.md.",
+            )
+        ]
+    minimum = metadata.get(MIN)
+    if minimum is not None and value is not None and value < minimum:
+        return [
+            Problem(
+                "django_dbopt.E006",
+                f"{where} is {value!r}; it must be at least {minimum}.",
+                "Use a value in range; see docs/settings.md.",
+            )
+        ]
+    kind = metadata.get(ALIAS)
+    known = {"database": databases, "cache": caches}.get(kind) if kind else None
+    if known is not None and value is not None and value not in known:
+        setting = "DATABASES" if kind == "database" else "CACHES"
+        return [
+            Problem(
+                "django_dbopt.E004" if kind == "database" else "django_dbopt.E005",
+                f"{where} names the {kind} alias {value!r}, which is not in {setting}.",
+                f"Use one of: {', '.join(known) or '(none configured)'}.",
+            )
+        ]
+    return []
+
+
+def _check_replica_map(replicas: Any, databases: list[str]) -> list[Problem]:
+    if not isinstance(replicas, dict):
+        return []  # the type problem is reported by _check_value
+    problems = []
+    where = f"{SETTING_NAME}['ROUTING']['REPLICAS']"
+    for primary, members in replicas.items():
+        names = [primary, *(members if isinstance(members, dict) else {})]
+        for alias in names:
+            if alias not in databases:
+                problems.append(
+                    Problem(
+                        "django_dbopt.E004",
+                        f"{where} names the database alias {alias!r}, which is not in DATABASES.",
+                        f"Use one of: {', '.join(databases)}.",
+                    )
+                )
+        if isinstance(members, dict) and primary in members:
+            problems.append(
+                Problem(
+                    "django_dbopt.E007",
+                    f"{where}[{primary!r}] lists the primary {primary!r} as its own replica.",
+                    "List only standby aliases under a primary.",
+                )
+            )
+        for alias, weight in members.items() if isinstance(members, dict) else ():
+            if isinstance(weight, (int, float)) and weight <= 0:
+                problems.append(
+                    Problem(
+                        "django_dbopt.E006",
+                        f"{where}[{primary!r}][{alias!r}] has weight {weight!r}; "
+                        "weights must be positive.",
+                        "Remove the replica instead of giving it weight 0.",
+                    )
+                )
+    return problems
