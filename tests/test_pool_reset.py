@@ -186,6 +186,41 @@ def test_a_connection_returned_in_a_transaction_is_rolled_back_not_reset(
     _state()  # still a working session
 
 
+@pytest.mark.parametrize("mode", ["dirty", "always"])
+def test_prepared_statements_are_dropped_without_breaking_psycopg_s_own(mode: str) -> None:
+    with (
+        override_settings(DBOPT={"POOL": {"RESET_SESSION": mode}}),
+        pooled(
+            min_size=1,
+            max_size=1,
+            options={"prepare_threshold": 0, "server_side_binding": True},
+        ) as wrapper,
+    ):
+        first = _state()  # psycopg prepares every statement (threshold 0)
+        with wrapper.cursor() as cursor:
+            cursor.execute("SELECT %s::int", [1])
+            cursor.execute("PREPARE dbopt_stmt AS SELECT 1")
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE NOT from_sql")
+            assert cursor.fetchone()[0] > 0  # psycopg's own, through the protocol
+        wrapper.close()
+        for n in range(3):  # psycopg's own statements are prepared again, not broken
+            again = _state()
+            assert again[0] == first[0]  # the reset did not fail (that discards the session)
+            assert again[7] == 0  # no PREPAREd statement left
+            assert _scalar_int(n) == n
+        stats = pool_stats("pooled")
+        assert stats is not None
+        assert stats["counters"]["reset_failures"] == 0
+
+
+def _scalar_int(n: int) -> int:
+    with connections["pooled"].cursor() as cursor:
+        cursor.execute("SELECT %s::int", [n])
+        value = int(cursor.fetchone()[0])
+    connections["pooled"].close()
+    return value
+
+
 def test_resets_are_exported_as_metrics(one_connection: Any) -> None:
     with one_connection.cursor() as cursor:
         cursor.execute("LISTEN dbopt_metrics")

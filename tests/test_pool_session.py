@@ -41,7 +41,6 @@ DIRTY = [
     "SELECT nextval('projects_id_seq')",
     "SELECT setval('projects_id_seq', 10)",
     "SELECT dblink_connect('c', 'dbname=x')",
-    "SELECT * FROM hypopg_create_index('CREATE INDEX ON t (x)')",
     "LOAD 'auto_explain'",
     "DO $$BEGIN PERFORM 1; END$$",
     "CALL proc()",

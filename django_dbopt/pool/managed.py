@@ -17,8 +17,8 @@ Created by the ``django_dbopt.pool.postgresql`` engine for every alias whose
   dead connection;
 - with ``AUTO_RESIZE``, resizing by ``sizing.auto_resize()`` every ``RESIZE_INTERVAL_S``;
 - a session reset when a connection comes back, in the returning thread (``RESET ALL``,
-  temp tables, advisory locks, ``LISTEN``, open cursors, SQL-level prepared statements,
-  Django's time zone), then Django's own per-connection set-up again: with
+  temp tables, advisory locks, ``LISTEN``, open cursors, prepared statements, Django's
+  time zone), then Django's own per-connection set-up again: with
   ``RESET_SESSION = "dirty"`` (the default) only for connections flagged by
   ``session.py`` as having run a statement that may leave session state, with
   ``"always"`` for every connection.
@@ -50,17 +50,11 @@ from django_dbopt.pool.tracking import CheckoutTracker
 logger = logging.getLogger("django_dbopt.pool")
 
 #: one round trip; each statement is a no-op when the session did not change that state.
-#: The DO block drops prepared statements made with SQL ``PREPARE`` (psycopg's own,
-#: made through the protocol, stay: its cache still knows them) and HypoPG's hypothetical
-#: indexes when that extension is installed.
+#: ``DEALLOCATE ALL`` drops statements made with SQL ``PREPARE`` and psycopg's own: psycopg
+#: sees the command's status and forgets its cache (it prepares again when due).
 RESET_SQL = (
     "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; "
-    "SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES; "
-    "DO $dbopt$DECLARE n text; BEGIN "
-    "FOR n IN SELECT name FROM pg_prepared_statements WHERE from_sql LOOP "
-    "EXECUTE format('DEALLOCATE %I', n); END LOOP; "
-    "IF to_regproc('hypopg_reset') IS NOT NULL THEN PERFORM hypopg_reset(); END IF; "
-    "END$dbopt$"
+    "SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES; DEALLOCATE ALL"
 )
 
 ResetMode = Literal["dirty", "always", "never"]
@@ -241,7 +235,7 @@ class ManagedPool(ConnectionPool):
         if conn.pgconn.transaction_status != TransactionStatus.IDLE:
             conn.rollback()
         conn.autocommit = True
-        conn.execute(self.reset_sql)
+        conn.execute(self.reset_sql, prepare=False)  # several statements: never prepared
         self._django_configure(conn)  # Django's set-up again (role; time zone if changed)
         conn.__dict__[DIRTY] = False
 

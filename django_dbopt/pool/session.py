@@ -15,9 +15,9 @@ DDL (``CREATE TEMP`` among it), ``SET``/``RESET`` (but ``SET LOCAL``, ``SET TRAN
 ``SET CONSTRAINTS``), ``LISTEN``, ``PREPARE``, ``EXECUTE``, ``DEALLOCATE``, ``DISCARD``,
 ``DECLARE ... WITH HOLD``, ``LOAD``, ``DO``, ``CALL``, ``COPY``, ``SELECT ... INTO``;
 calls to session-level advisory locks, ``set_config(..., false)`` (or any third argument
-but a literal ``true``), ``nextval``/``setval``, ``dblink_connect``,
-``hypopg_create_index``. Comments and string literals are not parsed: a risky name or a
-``;`` inside them makes the statement dirty (a needless reset, never a missed one).
+but a literal ``true``), ``nextval``/``setval``, ``dblink_connect``. Comments and string
+literals are not parsed: a risky name or a ``;`` inside them makes the statement dirty
+(a needless reset, never a missed one).
 
 What it cannot see (docs/pool.md): SQL run on the psycopg connection itself
 (``connection.connection.execute(...)``), ``cursor.callproc()``, functions of your own
@@ -57,7 +57,7 @@ _WITH_HOLD = re.compile(r"\bWITH\s+HOLD\b", re.IGNORECASE)
 #: session-level advisory locks (``pg_advisory_lock``, ``pg_try_advisory_lock_shared``...;
 #: not the ``_xact_`` ones, not unlocks) and other functions that change the session
 _RISKY_CALL = re.compile(
-    r"advisory_lock|\b(?:nextval|setval|dblink_connect\w*|hypopg_create_index)\s*\(",
+    r"advisory_lock|\b(?:nextval|setval|dblink_connect\w*)\s*\(",
     re.IGNORECASE,
 )
 _SET_CONFIG = re.compile(r"\bset_config\s*\(", re.IGNORECASE)
@@ -139,8 +139,3 @@ def mark_dirty(using: str = DEFAULT_DB_ALIAS) -> None:
     raw = connections[using].connection
     if raw is not None:
         setattr(raw, DIRTY, True)
-
-
-def is_dirty(raw_connection: Any) -> bool:
-    """Whether a psycopg connection was flagged since its last reset."""
-    return bool(getattr(raw_connection, DIRTY, False))
