@@ -57,10 +57,11 @@ _WITH_HOLD = re.compile(r"\bWITH\s+HOLD\b", re.IGNORECASE)
 #: session-level advisory locks (``pg_advisory_lock``, ``pg_try_advisory_lock_shared``...;
 #: not the ``_xact_`` ones, not unlocks) and other functions that change the session
 _RISKY_CALL = re.compile(
-    r"advisory_lock|\b(?:nextval|setval|dblink_connect\w*)\s*\(",
+    r"advisory_lock|\b(?:nextval|setval|dblink_connect\w*)\"?\s*\(",
     re.IGNORECASE,
 )
-_SET_CONFIG = re.compile(r"\bset_config\s*\(", re.IGNORECASE)
+_SET_CONFIG = re.compile(r"set_config", re.IGNORECASE)
+_CALL_OPENS = re.compile(r"\s*\(")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -68,6 +69,8 @@ def leaves_session_state(sql: str) -> bool:
     """Whether running ``sql`` may leave session state for the next borrower (when unsure: yes)."""
     text = sql
     while match := _LEADING_COMMENT.match(text):
+        if match[0].count("/*") > 1:
+            return True  # nested block comments (PostgreSQL nests them): unsure
         text = text[match.end() :]
     body = text.rstrip().rstrip(";")
     if ";" in body:
@@ -88,11 +91,20 @@ def leaves_session_state(sql: str) -> bool:
         return True  # EXPLAIN ANALYZE CREATE TEMP TABLE ... AS runs it
     if _RISKY_CALL.search(body):
         return True
-    return any(not _is_local_set_config(body, m.end()) for m in _SET_CONFIG.finditer(body))
+    for found in _SET_CONFIG.finditer(body):
+        opens = _CALL_OPENS.match(body, found.end())  # not a quoted "set_config"(...)
+        if opens is None or not _is_local_set_config(body, opens.end()):
+            return True
+    return False
 
 
 def _is_local_set_config(text: str, start: int) -> bool:
-    """``set_config(a, b, true)``: only a literal ``true`` third argument is transaction-local."""
+    """``set_config(a, b, true)``: only a literal ``true`` third argument is transaction-local.
+
+    ``start`` is just past the opening parenthesis. Quotes are followed so that commas and
+    parentheses inside ``'...'`` / ``"..."`` do not count; anything it cannot follow
+    (dollar quotes, an unclosed quote or parenthesis) answers "not local".
+    """
     depth, args, current = 0, [], []
     quote = ""
     for char in text[start:]:
@@ -101,6 +113,8 @@ def _is_local_set_config(text: str, start: int) -> bool:
             if char == quote:
                 quote = ""
             continue
+        if char == "$":
+            return False  # a dollar-quoted string or a parameter: unsure
         if char in "'\"":
             quote = char
         elif char == "(":
