@@ -221,6 +221,26 @@ def _scalar_int(n: int) -> int:
     return value
 
 
+def test_a_reset_that_fails_discards_the_session(
+    one_connection: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    pid = _state()[0]
+    with one_connection.cursor() as cursor:
+        cursor.execute("SET search_path TO pg_catalog")
+    with connections["default"].cursor() as cursor:  # the server ends that session
+        cursor.execute("SELECT pg_terminate_backend(%s, 5000)", [pid])
+        assert cursor.fetchone()[0] is True
+    with caplog.at_level("WARNING", logger="django_dbopt.pool"):
+        one_connection.close()
+    assert "its reset failed" in caplog.text
+    stats = pool_stats("pooled")
+    assert stats is not None
+    assert (stats["counters"]["resets"], stats["counters"]["reset_failures"]) == (0, 1)
+    after = _state()
+    assert after[0] != pid  # a new session, with defaults
+    assert after[1:3] == ("0", '"$user", public')
+
+
 def test_resets_are_exported_as_metrics(one_connection: Any) -> None:
     with one_connection.cursor() as cursor:
         cursor.execute("LISTEN dbopt_metrics")

@@ -124,7 +124,7 @@ class ManagedPool(ConnectionPool):
     def putconn(self, conn: Any) -> None:
         self.tracker.checkin(conn)
         mode = self.reset_mode
-        if mode != "never" and not self.closed:
+        if mode != "never" and not self.closed and not conn.closed:
             if mode == "always" or conn.__dict__.get(DIRTY):
                 self._reset_or_discard(conn)
             elif conn.pgconn.transaction_status != TransactionStatus.IDLE:
