@@ -256,9 +256,13 @@ def main() -> None:
         resets = {}
         from django_dbopt.pool.stats import pool_stats
 
-        for mode in ("managed", "managed_always", "managed_dirtied"):
+        for label, mode in (
+            ("dirty", "managed"),
+            ("always", "managed_always"),
+            ("dirty + setting", "managed_dirtied"),
+        ):
             stats = pool_stats(mode) or {"counters": {}}
-            resets[mode] = (
+            resets[label] = (
                 stats["counters"].get("resets", 0),
                 stats["counters"].get("checkouts", 0),
             )
@@ -295,7 +299,7 @@ def main() -> None:
         )
     print(
         "  resets / checkouts: "
-        + ", ".join(f"{mode} {done}/{total}" for mode, (done, total) in resets.items())
+        + ", ".join(f"{label} {done}/{total}" for label, (done, total) in resets.items())
     )
     plain, managed = (
         statistics.median(cost["django_pool"]),
