@@ -133,6 +133,19 @@ def test_an_iterator_outside_a_transaction_holds_a_cursor_and_is_reset(
     psycopg.Cursor.close(cursor.cursor)
 
 
+@pytest.mark.parametrize("debug", [False, True])
+def test_callproc_is_reset(one_connection: Any, debug: bool) -> None:
+    one_connection.force_debug_cursor = debug
+    try:
+        with one_connection.cursor() as cursor:
+            cursor.callproc("set_config", ["search_path", "pg_catalog", False])
+        one_connection.close()
+    finally:
+        one_connection.force_debug_cursor = False
+    assert "pg_catalog" not in _state()[2]
+    assert _resets() == 1
+
+
 def test_raw_psycopg_statements_need_mark_dirty(one_connection: Any) -> None:
     one_connection.ensure_connection()
     one_connection.connection.execute("SET statement_timeout = '777ms'")

@@ -20,8 +20,9 @@ literals are not parsed: a risky name or a ``;`` inside them makes the statement
 (a needless reset, never a missed one).
 
 What it cannot see (docs/pool.md): SQL run on the psycopg connection itself
-(``connection.connection.execute(...)``), ``cursor.callproc()``, functions of your own
-that change session state internally, and psycopg-level attributes. Call
+(``connection.connection.execute(...)``), functions of your own that change session
+state internally, and psycopg-level attributes (``cursor.callproc()`` is flagged by the
+engine's cursor wrapper). Call
 ``mark_dirty(alias)`` after such work, or set ``RESET_SESSION = "always"``.
 """
 
@@ -147,8 +148,8 @@ def mark_dirty(using: str = DEFAULT_DB_ALIAS) -> None:
     """Have ``using``'s current pooled connection reset when it returns to the pool.
 
     For session changes django-dbopt cannot see: SQL run on the psycopg connection itself
-    (``connection.connection.execute(...)``), ``cursor.callproc()``, functions of your own
-    that change session state. Does nothing when the alias holds no connection now.
+    (``connection.connection.execute(...)``), functions of your own that change session
+    state. Does nothing when the alias holds no connection now.
     """
     raw = connections[using].connection
     if raw is not None:

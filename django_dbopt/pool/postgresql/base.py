@@ -8,9 +8,9 @@ the pool differs: the same arguments Django passes (connection parameters, its
 ``RESET_SESSION`` is off or ``OPTIONS["pool"]`` gives its own ``reset``).
 
 With ``RESET_SESSION = "dirty"`` each connection wrapper also gets the execute wrapper
-that flags sessions to reset (``pool/session.py``), and a named cursor made ``WITH HOLD``
-(Django's ``.iterator()`` outside a transaction) flags its session too: it outlives the
-request until closed.
+that flags sessions to reset (``pool/session.py``); a named cursor made ``WITH HOLD``
+(Django's ``.iterator()`` outside a transaction: it outlives the request until closed) and
+``cursor.callproc()`` (run past the execute wrappers) flag their session too.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.db.backends.base.base import NO_DB_ALIAS
 from django.db.backends.postgresql import base
+from django.db.backends.utils import CursorWrapper
 
 from django_dbopt.breaker import CircuitBreaker
 from django_dbopt.conf import get_config
@@ -28,8 +29,33 @@ from django_dbopt.pool.session import DIRTY, mark_dirty_on_execute
 from django_dbopt.wrappers import install_first
 
 
+def _flag_callproc(db: Any) -> None:
+    """``callproc`` runs on the psycopg cursor, past the execute wrappers; a procedure may
+    change anything, so its session is reset."""
+    if db._dbopt_tracks_dirty and db.connection is not None:
+        setattr(db.connection, DIRTY, True)
+
+
+class TrackedCursorWrapper(CursorWrapper):
+    def callproc(self, procname: Any, params: Any = None, kparams: Any = None) -> Any:
+        _flag_callproc(self.db)
+        return super().callproc(procname, params, kparams)
+
+
+class TrackedCursorDebugWrapper(base.CursorDebugWrapper):
+    def callproc(self, procname: Any, params: Any = None, kparams: Any = None) -> Any:
+        _flag_callproc(self.db)
+        return super().callproc(procname, params, kparams)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
     _dbopt_tracks_dirty: bool | None = None
+
+    def make_cursor(self, cursor: Any) -> Any:
+        return TrackedCursorWrapper(cursor, self)
+
+    def make_debug_cursor(self, cursor: Any) -> Any:
+        return TrackedCursorDebugWrapper(cursor, self)
 
     def get_new_connection(self, conn_params: Any) -> Any:
         connection = super().get_new_connection(conn_params)
