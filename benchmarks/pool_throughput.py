@@ -8,13 +8,18 @@ One run, side by side, rounds interleaved so a busy machine hurts every mode ali
 1. a small view doing 3 queries, called through Django's WSGI handler (request signals
    and all, so Django closes or returns the connection after every request) from
    ``--threads`` threads, on aliases of the same database: ``CONN_MAX_AGE=0`` without a
-   pool (the baseline), Django's own pool, the django-dbopt engine's managed pool with
-   its session reset (the default) and without it;
+   pool (the baseline), Django's own pool, and the django-dbopt engine's managed pool with
+   ``RESET_SESSION`` ``"dirty"`` (the default: the view's plain SELECTs leave the session
+   clean, so it is not reset), ``"always"`` (reset after every request) and off; and
+   ``"dirty"`` once more with a view whose last query changes a setting
+   (``set_config(..., false)``), so every request is reset: the worst case of the mode;
 2. a checkout and its return (``ensure_connection()`` + ``close()``) on Django's pool vs
    the managed pool (session reset off so both return synchronously): the managed
    pool's whole added cost per checkout (tracking, breaker, no-round-trip liveness test);
 3. checkout tracking alone (record + forget) called under a 15-frame stack of
-   library frames, as on Django's connect path.
+   library frames, as on Django's connect path;
+4. the ``"dirty"`` mode's execute wrapper alone, per query, on the view's SQL (memoized
+   classification + the flag test), against a bare call of the same ``execute``.
 """
 
 from __future__ import annotations
@@ -70,6 +75,16 @@ def configure(primary_url: str) -> None:
                 "ENGINE": "django_dbopt.pool.postgresql",
                 "OPTIONS": {"pool": pool},
             },
+            "managed_always": {
+                **base,
+                "ENGINE": "django_dbopt.pool.postgresql",
+                "OPTIONS": {"pool": pool},
+            },
+            "managed_dirtied": {
+                **base,
+                "ENGINE": "django_dbopt.pool.postgresql",
+                "OPTIONS": {"pool": pool},
+            },
         },
         DBOPT={"POOL": {"LEAK_THRESHOLD_S": 60}},
         USE_TZ=True,
@@ -82,9 +97,14 @@ def view(request: Any, alias: str) -> Any:
     from django.http import HttpResponse
 
     with connections[alias].cursor() as cursor:
-        for n in range(QUERIES_PER_REQUEST):
+        for n in range(QUERIES_PER_REQUEST - 1):
             cursor.execute("SELECT %s", [n])
             cursor.fetchone()
+        if alias == "managed_dirtied":  # changes session state: a reset is due
+            cursor.execute("SELECT set_config('application_name', %s, false)", ["bench"])
+        else:
+            cursor.execute("SELECT %s", [QUERIES_PER_REQUEST - 1])
+        cursor.fetchone()
     return HttpResponse("ok")
 
 
@@ -166,6 +186,29 @@ def tracking_us(n: int) -> float:
     return elapsed / n * 1e6
 
 
+def dirty_check_us(n: int) -> tuple[float, float]:
+    """Per query: the ``"dirty"`` mode's execute wrapper vs calling ``execute`` directly."""
+    from django.db import connections
+
+    from django_dbopt.pool.session import mark_dirty_on_execute
+
+    context = {"connection": connections["managed"], "cursor": None}
+    sql = "SELECT %s"
+
+    def execute(sql: str, params: Any, many: bool, context: dict[str, Any]) -> None:
+        return None
+
+    started = time.perf_counter()
+    for _ in range(n):
+        execute(sql, None, False, context)
+    bare = time.perf_counter() - started
+    started = time.perf_counter()
+    for _ in range(n):
+        mark_dirty_on_execute(execute, sql, None, False, context)
+    wrapped = time.perf_counter() - started
+    return bare / n * 1e6, wrapped / n * 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=1.5, help="length of each rps round")
@@ -183,9 +226,19 @@ def main() -> None:
         urlpatterns = urlpatterns_()
         from django.test.utils import override_settings
 
+        # pools read RESET_SESSION when made ("managed" and "managed_dirtied": "dirty")
         with override_settings(DBOPT={"POOL": {"RESET_SESSION": False}}):
-            checkout_us("managed_noreset", 1)  # its pool is made without a reset callback
-        modes = ("nopool", "django_pool", "managed", "managed_noreset")
+            checkout_us("managed_noreset", 1)
+        with override_settings(DBOPT={"POOL": {"RESET_SESSION": "always"}}):
+            checkout_us("managed_always", 1)
+        modes = (
+            "nopool",
+            "django_pool",
+            "managed",
+            "managed_always",
+            "managed_noreset",
+            "managed_dirtied",
+        )
         for mode in modes:  # warm up: open pools, import everything
             requests_per_second(mode, 0.2, args.threads)
         rps: dict[str, list[float]] = {m: [] for m in modes}
@@ -199,6 +252,20 @@ def main() -> None:
             for mode in cost:
                 cost[mode].append(checkout_us(mode, args.checkouts))
         tracking = [tracking_us(20000) for _ in range(args.rounds)]
+        dirty_check = [dirty_check_us(200000) for _ in range(args.rounds)]
+        resets = {}
+        from django_dbopt.pool.stats import pool_stats
+
+        for label, mode in (
+            ("dirty", "managed"),
+            ("always", "managed_always"),
+            ("dirty + setting", "managed_dirtied"),
+        ):
+            stats = pool_stats(mode) or {"counters": {}}
+            resets[label] = (
+                stats["counters"].get("resets", 0),
+                stats["counters"].get("checkouts", 0),
+            )
     finally:
         from django.db import connections
 
@@ -218,15 +285,21 @@ def main() -> None:
         f"  Django's pool            {med['django_pool']:9.0f} req/s   "
         f"{med['django_pool'] / med['nopool']:.2f}x"
     )
-    print(
-        f"  django-dbopt pool        {med['managed']:9.0f} req/s   "
-        f"{med['managed'] / med['nopool']:.2f}x  "
-        f"({med['managed'] / med['django_pool']:.2f}x Django's pool)"
+    rows = (
+        ("django-dbopt, reset dirty", "managed", "(default; view leaves session clean)"),
+        ("django-dbopt, reset always", "managed_always", ""),
+        ("django-dbopt, reset off", "managed_noreset", ""),
+        ("dirty, view sets a setting", "managed_dirtied", "(every request reset)"),
     )
+    for label, mode, note in rows:
+        print(
+            f"  {label:<26}{med[mode]:8.0f} req/s   {med[mode] / med['nopool']:.2f}x  "
+            f"({med[mode] / med['django_pool']:.2f}x Django's pool"
+            f", {med[mode] / med['managed_always']:.2f}x always) {note}".rstrip()
+        )
     print(
-        f"  django-dbopt, reset off  {med['managed_noreset']:9.0f} req/s   "
-        f"{med['managed_noreset'] / med['nopool']:.2f}x  "
-        f"({med['managed_noreset'] / med['django_pool']:.2f}x Django's pool)"
+        "  resets / checkouts: "
+        + ", ".join(f"{label} {done}/{total}" for label, (done, total) in resets.items())
     )
     plain, managed = (
         statistics.median(cost["django_pool"]),
@@ -241,6 +314,12 @@ def main() -> None:
     print(
         f"checkout tracking alone    {statistics.median(tracking):7.2f} us per checkout "
         "(target <= 5)"
+    )
+    bare = statistics.median(b for b, _ in dirty_check)
+    wrapped = statistics.median(w for _, w in dirty_check)
+    print(
+        f"dirty-statement wrapper    {wrapped - bare:7.2f} us per query "
+        f"({wrapped:.2f} us wrapped vs {bare:.2f} us bare call)"
     )
 
 

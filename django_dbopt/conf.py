@@ -106,7 +106,10 @@ class PoolSettings:
     connect_failures_to_open: int = field(default=5, metadata={MIN: 1})
     breaker_reset_s: float = field(default=0.0, metadata={MIN: 0})
     checkout_timeout_s: float = field(default=5.0, metadata={MIN: 0.01})
-    reset_session: bool = True
+    #: reset session state when a connection returns: ``"dirty"`` only when it ran a
+    #: statement that may leave some (``pool/session.py``), ``"always"``, or
+    #: ``"never"`` / ``False``
+    reset_session: Literal["dirty", "always", "never", False] = "dirty"
     connection_budget: int | None = field(default=None, metadata={MIN: 1})
     auto_resize: bool = False
     resize_interval_s: float = field(default=60.0, metadata={MIN: 1})

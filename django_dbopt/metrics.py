@@ -10,7 +10,8 @@ Families (all prefixed ``dbopt_``):
   in_use, min, max), ``pool_requests_waiting``, ``pool_checkouts_total``,
   ``pool_requests_queued_total``, ``pool_wait_seconds_total``, ``pool_errors_total{kind}``,
   ``pool_connections_opened_total``, ``pool_connect_errors_total``,
-  ``pool_connections_lost_total``, ``pool_leaks_total{kind}``;
+  ``pool_connections_lost_total``, ``pool_leaks_total{kind}``,
+  ``pool_session_resets_total{result}``;
 - databases (``django_dbopt.health``, probed read-only at scrape time):
   ``database_up{alias}``, ``database_in_recovery{alias}``,
   ``database_replica_lag_seconds{alias}``, ``database_replica_lag_bytes{alias}``,
@@ -111,6 +112,11 @@ class DbOptCollector:
         leaks = CounterMetricFamily(
             "dbopt_pool_leaks", "Leaked connections reported, by kind.", labels=["alias", "kind"]
         )
+        resets = CounterMetricFamily(
+            "dbopt_pool_session_resets",
+            "Session resets of returning connections (failed: connection discarded).",
+            labels=["alias", "result"],
+        )
         for alias, stats in all_pool_stats().items():
             if stats is None:
                 continue  # no pool in this process yet: no data, no zeros
@@ -133,12 +139,15 @@ class DbOptCollector:
                     errors.add_metric([alias, kind], counts[kind])
                 for kind in ("held_too_long", "request_end"):
                     leaks.add_metric([alias, kind], counts[f"leaks_{kind}"])
+                resets.add_metric([alias, "done"], counts["resets"])
+                resets.add_metric([alias, "failed"], counts["reset_failures"])
         yield conns
         yield waiting
         yield from families.values()
         yield wait
         yield errors
         yield leaks
+        yield resets
 
     # -- databases ------------------------------------------------------------------------
     def database_families(self) -> Iterator[Any]:

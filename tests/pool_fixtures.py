@@ -76,11 +76,17 @@ def _drop(alias: str) -> None:
 
 
 @contextlib.contextmanager
-def pooled(alias: str = "pooled", engine: str = MANAGED, **pool: Any) -> Iterator[Any]:
-    """Re-configure ``alias`` with ``OPTIONS["pool"] = pool`` and a fresh wrapper and pool."""
+def pooled(
+    alias: str = "pooled",
+    engine: str = MANAGED,
+    options: dict[str, Any] | None = None,
+    **pool: Any,
+) -> Iterator[Any]:
+    """Re-configure ``alias`` with ``OPTIONS["pool"] = pool`` (and other ``options``) and a
+    fresh wrapper and pool."""
     conf = settings.DATABASES[alias]
     conf["ENGINE"] = engine
-    conf["OPTIONS"] = {"pool": pool or True}
+    conf["OPTIONS"] = {**(options or {}), "pool": pool or True}
     _drop(alias)
     try:
         yield connections[alias]

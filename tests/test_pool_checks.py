@@ -1,4 +1,4 @@
-"""System checks for pooled aliases: E040-E048, W040-W043."""
+"""System checks for pooled aliases: E040-E048, W040-W044."""
 
 from __future__ import annotations
 
@@ -93,3 +93,25 @@ def test_budget_below_min_sizes_warns() -> None:
 @override_settings(DBOPT={"POOL": {"AUTO_RESIZE": True}})
 def test_auto_resize_without_budget_warns() -> None:
     assert "django_dbopt.W043" in {m.id for m in run_checks()}
+
+
+def test_own_reset_callback_replaces_the_session_reset() -> None:
+    ids = _ids("poolreset", _conf(pool={"reset": print}))
+    assert set(ids) == {"django_dbopt.W044"}
+    assert "Remove 'reset'" in ids["django_dbopt.W044"]
+    with override_settings(DBOPT={"POOL": {"RESET_SESSION": "never"}}):
+        assert _ids("poolreset", _conf(pool={"reset": print})) == {}
+
+
+@pytest.mark.parametrize("mode", ["dirty", "always", "never", False])
+def test_reset_session_modes_are_valid(mode: Any) -> None:
+    with override_settings(DBOPT={"POOL": {"RESET_SESSION": mode}}):
+        assert [m.id for m in run_checks() if "RESET_SESSION" in m.msg] == []
+
+
+@pytest.mark.parametrize("mode", [True, "sometimes"])
+def test_reset_session_must_be_a_known_mode(mode: Any) -> None:
+    with override_settings(DBOPT={"POOL": {"RESET_SESSION": mode}}):
+        (message,) = [m for m in run_checks() if "RESET_SESSION" in m.msg]
+    assert message.id == "django_dbopt.E003"
+    assert "'dirty' or 'always' or 'never' or False" in message.msg

@@ -52,6 +52,7 @@ def test_json_report_with_measured_numbers() -> None:
         "min_size": 1,
         "max_size": 3,
         "timeout_s": 5.0,
+        "session_reset": "dirty",
     }
     assert item["process"]["counters"]["checkouts"] == 3  # read before the server query
     assert item["server"]["max_connections"] == 200
@@ -73,7 +74,7 @@ def test_text_report() -> None:
     with pooled(min_size=1, max_size=2):
         text = _run("--database", "pooled", "-v", "2")
     assert "Pool of 'pooled'" in text
-    assert "min_size 1, max_size 2, timeout 5.0 s (django-dbopt engine)" in text
+    assert "max_size 2, timeout 5.0 s, session reset dirty (django-dbopt engine)" in text
     assert "server: " in text
     assert "this process: no data" in text  # the command's own process had no pool yet
     assert "advice: no data" in text

@@ -112,6 +112,8 @@ def _check_alias(alias: str, conf: dict[str, Any], pool: Any, where: str) -> lis
         return messages
     if isinstance(pool, dict):
         messages.extend(_check_pool_keys(pool, parameters or [], where))
+        if conf.get("ENGINE") == MANAGED_ENGINE and pool.get("reset") is not None:
+            messages.extend(_check_own_reset(where))
     if conf.get("ENGINE") != MANAGED_ENGINE:
         messages.append(
             Warning(
@@ -123,6 +125,25 @@ def _check_alias(alias: str, conf: dict[str, Any], pool: Any, where: str) -> lis
             )
         )
     return messages
+
+
+def _check_own_reset(where: str) -> list[CheckMessage]:
+    try:
+        mode = get_config().pool.reset_session
+    except ImproperlyConfigured:  # a broken DBOPT is reported by E001-E007
+        return []
+    if mode in (False, "never"):
+        return []
+    return [
+        Warning(
+            f"{where}['OPTIONS']['pool'] sets its own 'reset', which replaces django-dbopt's "
+            f"session reset: {SETTING_NAME}['POOL']['RESET_SESSION'] = {mode!r} does not "
+            "apply to this alias (no dirty-session tracking, no reset counters).",
+            hint="Remove 'reset' to let RESET_SESSION reset sessions, or keep it if your "
+            "callback restores everything your code may change (docs/pool.md).",
+            id="django_dbopt.W044",
+        )
+    ]
 
 
 def _check_pool_keys(

@@ -17,8 +17,11 @@ Created by the ``django_dbopt.pool.postgresql`` engine for every alias whose
   dead connection;
 - with ``AUTO_RESIZE``, resizing by ``sizing.auto_resize()`` every ``RESIZE_INTERVAL_S``;
 - a session reset when a connection comes back, in the returning thread (``RESET ALL``,
-  temp tables, advisory locks, ``LISTEN``, open cursors, Django's time zone), then
-  Django's own per-connection set-up again.
+  temp tables, advisory locks, ``LISTEN``, open cursors, prepared statements, Django's
+  time zone), then Django's own per-connection set-up again: with
+  ``RESET_SESSION = "dirty"`` (the default) only for connections flagged by
+  ``session.py`` as having run a statement that may leave session state, with
+  ``"always"`` for every connection.
 
 Parts of psycopg_pool's internals used here (psycopg_pool 3.3): ``_connect`` (to count
 connection attempts), ``_check_connection`` (the checkout test), ``_get_ready_connection``
@@ -33,7 +36,7 @@ import logging
 import select
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 from psycopg.pq import ConnStatus, TransactionStatus
@@ -41,15 +44,20 @@ from psycopg_pool import ConnectionPool, PoolTimeout, TooManyRequests
 
 from django_dbopt.breaker import CircuitBreaker
 from django_dbopt.pool.errors import PoolExhausted, PoolUnavailable
+from django_dbopt.pool.session import DIRTY
 from django_dbopt.pool.tracking import CheckoutTracker
 
 logger = logging.getLogger("django_dbopt.pool")
 
-#: one round trip; each statement is a no-op when the session did not change that state
+#: one round trip; each statement is a no-op when the session did not change that state.
+#: ``DEALLOCATE ALL`` drops statements made with SQL ``PREPARE`` and psycopg's own: psycopg
+#: sees the command's status and forgets its cache (it prepares again when due).
 RESET_SQL = (
     "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; "
-    "SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES"
+    "SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES; DEALLOCATE ALL"
 )
+
+ResetMode = Literal["dirty", "always", "never"]
 
 
 class ManagedPool(ConnectionPool):
@@ -60,7 +68,7 @@ class ManagedPool(ConnectionPool):
         configure: Callable[[Any], Any],
         breaker: CircuitBreaker,
         leak_threshold_s: float,
-        reset_session: bool,
+        reset_session: ResetMode,
         resize_every: float | None = None,
         time_zone: str | None = None,
         **kwargs: Any,
@@ -79,8 +87,8 @@ class ManagedPool(ConnectionPool):
             self.reset_sql += "; SET TIME ZONE '{}'".format(time_zone.replace("'", "''"))
         # Our reset runs in ``putconn``, in the returning thread (psycopg_pool would hand
         # every return to a worker thread: slower under load); a user's own ``reset``
-        # callback keeps psycopg_pool's way.
-        self.resets = reset_session and kwargs.get("reset") is None
+        # callback keeps psycopg_pool's way and turns ours off.
+        self.reset_mode: ResetMode = "never" if kwargs.get("reset") is not None else reset_session
         kwargs.setdefault("name", alias)
         super().__init__(configure=configure, **kwargs)
 
@@ -115,15 +123,26 @@ class ManagedPool(ConnectionPool):
 
     def putconn(self, conn: Any) -> None:
         self.tracker.checkin(conn)
-        if self.resets and not self.closed:
-            try:
-                self.reset_session(conn)
-            except psycopg.Error as e:
-                logger.warning(
-                    "Discarding a connection of %r: its reset failed: %s", self.alias, e
-                )
-                conn.close()  # psycopg_pool then replaces it
+        mode = self.reset_mode
+        if mode != "never" and not self.closed and not conn.closed:
+            if mode == "always" or conn.__dict__.get(DIRTY):
+                self._reset_or_discard(conn)
+            elif conn.pgconn.transaction_status != TransactionStatus.IDLE:
+                self._reset_or_discard(conn, rollback_only=True)
         super().putconn(conn)
+
+    def _reset_or_discard(self, conn: Any, rollback_only: bool = False) -> None:
+        counters = self.tracker.counters
+        try:
+            if rollback_only:
+                conn.rollback()  # as psycopg_pool would, without its warning
+            else:
+                self.reset_session(conn)
+                counters["resets"] += 1
+        except psycopg.Error as e:
+            counters["reset_failures"] += 1
+            logger.warning("Discarding a connection of %r: its reset failed: %s", self.alias, e)
+            conn.close()  # psycopg_pool then replaces it
 
     def _probe(self, timeout: float) -> Any:
         """Breaker not closed: refuse at once, or be the one caller that tries the server.
@@ -216,8 +235,9 @@ class ManagedPool(ConnectionPool):
         if conn.pgconn.transaction_status != TransactionStatus.IDLE:
             conn.rollback()
         conn.autocommit = True
-        conn.execute(self.reset_sql)
+        conn.execute(self.reset_sql, prepare=False)  # several statements: never prepared
         self._django_configure(conn)  # Django's set-up again (role; time zone if changed)
+        conn.__dict__[DIRTY] = False
 
     def close(self, timeout: float = 5.0) -> None:
         from django_dbopt.pool.stats import retire

@@ -50,12 +50,20 @@ def configured(alias: str) -> dict[str, Any]:
     pool = conf["OPTIONS"]["pool"]
     options = pool if isinstance(pool, dict) else {}
     managed = conf.get("ENGINE") == "django_dbopt.pool.postgresql"
-    default_timeout = get_config().pool.checkout_timeout_s if managed else 30.0
+    config = get_config().pool
+    default_timeout = config.checkout_timeout_s if managed else 30.0
+    if not managed:
+        reset = "none"
+    elif options.get("reset") is not None:
+        reset = "own callback"
+    else:
+        reset = config.reset_session or "never"
     return {
         "engine_managed": managed,
         "min_size": options.get("min_size", 4),
         "max_size": options.get("max_size") or options.get("min_size", 4),
         "timeout_s": options.get("timeout", default_timeout),
+        "session_reset": reset,
     }
 
 

@@ -45,6 +45,8 @@ TRACKER_COUNTERS = (
     "exhausted",
     "unavailable",
     "dead_on_checkout",
+    "resets",
+    "reset_failures",
 )
 
 _retired: dict[str, Counter[str]] = {}

@@ -63,7 +63,8 @@ class Command(BaseCommand):
         engine = "django-dbopt engine" if config["engine_managed"] else "Django's plain pool"
         self.stdout.write(
             f"  settings: min_size {config['min_size']}, max_size {config['max_size']}, "
-            f"timeout {config['timeout_s']} s ({engine})"
+            f"timeout {config['timeout_s']} s, session reset {config['session_reset']} "
+            f"({engine})"
         )
         if stats is None:
             self.stdout.write(
