@@ -12,9 +12,15 @@ panel active); django-silk. A peer that is not installed is reported as such (th
 in the ``bench`` extra). Printed: per-request wall time (median and best over rounds of
 each round's mean) with its ratio to bare, the paired ratio (median over rounds of
 variant / bare in the same round, which cancels slow drift of the machine's load), the
-CPU time of each worker per request, the monitor's added microseconds per query (from
+CPU time of each worker per request (all threads, and the request thread alone, which
+leaves out the monitor's flush thread), the monitor's added microseconds per query (from
 the request times, and measured directly around a no-op ``execute``), and the memory
-held by the monitor's aggregates after 10,000 distinct fingerprints.
+held by the monitor's aggregates after 10,000 distinct fingerprints. With
+``--instructions N`` it also counts the instructions of N requests of bare and monitor
+under callgrind, the one figure that load on the machine does not move.
+
+"monitor" is the whole app with ``DBOPT={}``: the monitor on, the other parts unconfigured
+(their cost when not in use is part of the figure).
 
 Servers: the suite's ``DBOPT_TEST_*`` URLs when set, else it starts its own PostgreSQL
 (and Redis) with ``tests.services.start_services()`` and stops them at the end.
@@ -139,7 +145,7 @@ USER_IDS: list[int] = []
 urlpatterns: list[Any] = []
 
 
-def worker(variant: str, primary_url: str) -> None:
+def worker(variant: str, primary_url: str, instructions: int = 0) -> None:
     configure(variant, primary_url)
     from django.db import connection
     from django.test import Client
@@ -158,20 +164,28 @@ def worker(variant: str, primary_url: str) -> None:
     client = Client()
     for _ in range(20):  # warm-up: connection, caches, lazy imports
         assert client.get("/twenty/").status_code == 200
+    if instructions:
+        count_instructions(client, instructions)
+        connection.close()
+        return
     print(json.dumps({"ready": variant}), flush=True)
     for line in sys.stdin:
         command, _, arg = line.strip().partition(" ")
         if command == "run":
             started, cpu_started = time.perf_counter_ns(), time.process_time_ns()
+            thread_started = time.thread_time_ns()
             for _ in range(int(arg)):
                 client.get("/twenty/")
             elapsed = time.perf_counter_ns() - started
+            # the request thread alone (the requests run on this thread): no flusher
+            thread = time.thread_time_ns() - thread_started
             cpu = time.process_time_ns() - cpu_started  # all threads: includes the flusher
             print(
                 json.dumps(
                     {
                         "us_per_request": elapsed / int(arg) / 1000,
                         "cpu_us_per_request": cpu / int(arg) / 1000,
+                        "thread_us_per_request": thread / int(arg) / 1000,
                     }
                 ),
                 flush=True,
@@ -183,6 +197,69 @@ def worker(variant: str, primary_url: str) -> None:
         else:
             break
     connection.close()
+
+
+def count_instructions(client: Any, requests: int) -> None:
+    """Under callgrind (``--toggle-collect=_operator_call``): only what runs inside
+    ``operator.call`` is counted, i.e. these requests, after a warm-up, with the heap
+    frozen so that a full collection of the startup objects does not land in one variant."""
+    import gc
+    import operator
+
+    def requests_() -> None:
+        for _ in range(requests):
+            client.get("/twenty/")
+
+    gc.collect()
+    gc.freeze()
+    operator.call(requests_)
+
+
+def instruction_counts(primary_url: str, requests: int) -> dict[str, float] | str:
+    """Instructions per request of bare and monitor, each under callgrind (in parallel)."""
+    import os
+    import shutil
+    import tempfile
+
+    if shutil.which("valgrind") is None:
+        return "no data (valgrind not installed)"
+    folder = Path(tempfile.mkdtemp(prefix="dbopt-bench-cg-"))
+    try:
+        procs = {}
+        for variant in ("bare", "monitor"):
+            procs[variant] = subprocess.Popen(
+                [
+                    "valgrind",
+                    "--tool=callgrind",
+                    "--collect-atstart=no",
+                    "--toggle-collect=_operator_call",
+                    f"--callgrind-out-file={folder / variant}.out",
+                    sys.executable,
+                    __file__,
+                    "--worker",
+                    variant,
+                    "--primary",
+                    primary_url,
+                    "--instructions",
+                    str(requests),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                cwd=ROOT,
+                env={**os.environ, "PYTHONHASHSEED": "0"},
+            )
+        out: dict[str, float] = {}
+        for variant, proc in procs.items():
+            if proc.wait(timeout=600) != 0:
+                return f"no data (callgrind run of {variant} exited with {proc.returncode})"
+            text = (folder / f"{variant}.out").read_text()
+            totals = [line for line in text.splitlines() if line.startswith("totals:")]
+            if not totals:
+                return f"no data (no callgrind totals for {variant})"
+            out[variant] = int(totals[0].split()[1]) / requests
+        return out
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def per_query_cost(requests: int) -> dict[str, float]:
@@ -326,24 +403,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=15, help="requests per round")
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds")
+    parser.add_argument(
+        "--instructions",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also count instructions of N requests of bare and monitor under callgrind "
+        "(deterministic, ~1 min; 0 = skip)",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--primary", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.primary)
+        worker(args.worker, args.primary, args.instructions)
         return
 
     from tests.services import start_services
 
     services = start_services()
     try:
-        run(services.primary_url, services, args.requests, args.rounds)
+        run(services.primary_url, services, args.requests, args.rounds, args.instructions)
     finally:
         if services.folder is not None:
             services.stop()
 
 
-def run(primary_url: str, services: Any, requests: int, rounds: int) -> None:
+def run(
+    primary_url: str, services: Any, requests: int, rounds: int, instructions: int = 0
+) -> None:
     with services.connect("primary") as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DBNAME}")
         conn.execute(f"CREATE DATABASE {DBNAME}")
@@ -367,6 +454,7 @@ def run(primary_url: str, services: Any, requests: int, rounds: int) -> None:
         workers[variant] = proc
     timings: dict[str, list[float]] = {v: [] for v in workers}
     cpu: dict[str, list[float]] = {v: [] for v in workers}
+    thread_cpu: dict[str, list[float]] = {v: [] for v in workers}
     names = list(workers)
     for r in range(rounds):
         order = names[r % len(names) :] + names[: r % len(names)]
@@ -374,6 +462,7 @@ def run(primary_url: str, services: Any, requests: int, rounds: int) -> None:
             answer = ask(workers[variant], f"run {requests}")
             timings[variant].append(answer["us_per_request"])
             cpu[variant].append(answer["cpu_us_per_request"])
+            thread_cpu[variant].append(answer["thread_us_per_request"])
     memory = ask(workers["monitor"], "mem") if "monitor" in workers else None
     percall = ask(workers["monitor"], "percall 5000") if "monitor" in workers else None
     for proc in workers.values():
@@ -381,12 +470,27 @@ def run(primary_url: str, services: Any, requests: int, rounds: int) -> None:
         proc.stdin.write("quit\n")
         proc.stdin.flush()
         proc.wait(timeout=30)
-    report(timings, cpu, missing, memory, percall, requests, rounds)
+    counted = instruction_counts(primary_url, instructions) if instructions else None
+    report(timings, cpu, thread_cpu, missing, memory, percall, requests, rounds)
+    if isinstance(counted, str):
+        print(f"instructions per request (callgrind): {counted}")
+    elif counted:
+        print(
+            f"instructions per request of the request thread's work (callgrind, "
+            f"{instructions} requests after warm-up; run --instructions 0 to skip):"
+        )
+        for variant, count in counted.items():
+            print(f"  {variant:<13}{count:>14,.0f}{count / counted['bare']:>9.3f}x")
+        print(
+            "  (under valgrind the Python side runs ~50x slower, so duration thresholds "
+            "such as\n  NPLUSONE_MIN_TOTAL_MS may trip where they do not at full speed)"
+        )
 
 
 def report(
     timings: dict[str, list[float]],
     cpu: dict[str, list[float]],
+    thread_cpu: dict[str, list[float]],
     missing: dict[str, str],
     memory: dict[str, Any] | None,
     percall: dict[str, float] | None,
@@ -396,6 +500,13 @@ def report(
     print(
         f"One request = {QUERIES_PER_REQUEST} primary-key queries on PostgreSQL; "
         f"{rounds} interleaved rounds x {requests} requests per variant."
+    )
+    print(
+        "'monitor' = the whole django_dbopt app installed with DBOPT={} (production "
+        "defaults):\n  QueryMonitorMiddleware + the monitor's execute wrapper + its flush "
+        "thread, and the other parts\n  unconfigured but wired: router and cache execute "
+        "wrappers (routing on PostgreSQL only),\n  the pool's request_started/finished "
+        "receivers; the cache's ORM hooks are not installed\n  while ORM_MODELS is empty."
     )
     medians = {v: statistics.median(t) for v, t in timings.items()}
     bests = {v: min(t) for v, t in timings.items()}
@@ -419,17 +530,46 @@ def report(
         )
     cpu_medians = {v: statistics.median(t) for v, t in cpu.items()}
     cpu_bare = cpu_medians.get("bare")
-    print("CPU time of the Django process per request (less sensitive to other load):")
+    print(
+        "CPU time of the Django process per request, all its threads (includes the "
+        "monitor's flush thread):"
+    )
     for variant in VARIANTS:
         if variant in cpu_medians:
             ratio = f"{cpu_medians[variant] / cpu_bare:.3f}x" if cpu_bare else "no data"
             print(f"  {variant:<13}{cpu_medians[variant]:>11.1f} us{ratio:>9}")
+    thread_medians = {v: statistics.median(t) for v, t in thread_cpu.items()}
+    thread_best = {v: min(t) for v, t in thread_cpu.items()}
+    thread_bare = thread_medians.get("bare")
+    print(
+        "CPU time of the request thread only per request (time.thread_time; no background "
+        "threads), median / best round / paired:"
+    )
+    for variant in VARIANTS:
+        if variant in thread_medians:
+            if thread_bare:
+                pairs = zip(thread_cpu[variant], thread_cpu["bare"], strict=False)
+                paired = f"{statistics.median(v / b for v, b in pairs):.3f}x"
+                ratio = f"{thread_medians[variant] / thread_bare:.3f}x"
+                best = f"{thread_best[variant] / thread_best['bare']:.3f}x"
+            else:
+                ratio = best = paired = "no data"
+            print(
+                f"  {variant:<13}{thread_medians[variant]:>11.1f} us{ratio:>9}"
+                f"{thread_best[variant]:>11.1f} us{best:>9}{paired:>9}"
+            )
     if bare and "monitor" in medians:
         added = (medians["monitor"] - bare) / QUERIES_PER_REQUEST
         print(f"monitor: {added:+.2f} us added per query (median request time difference / 20)")
     if cpu_bare and "monitor" in cpu_medians:
         added_cpu = (cpu_medians["monitor"] - cpu_bare) / QUERIES_PER_REQUEST
         print(f"monitor: {added_cpu:+.2f} us CPU added per query (median CPU difference / 20)")
+    if thread_bare and "monitor" in thread_medians:
+        added_thread = (thread_medians["monitor"] - thread_bare) / QUERIES_PER_REQUEST
+        print(
+            f"monitor: {added_thread:+.2f} us request-thread CPU added per query "
+            "(median difference / 20)"
+        )
     if percall:
         print(
             f"monitor: {percall['added_us_per_query']:.2f} us added per query measured directly "
