@@ -168,7 +168,7 @@ def worker(variant: str, primary_url: str, instructions: int = 0) -> None:
         count_instructions(client, instructions)
         connection.close()
         return
-    print(json.dumps({"ready": variant}), flush=True)
+    print(json.dumps({"ready": variant, "hooks": dbopt_hooks()}), flush=True)
     for line in sys.stdin:
         command, _, arg = line.strip().partition(" ")
         if command == "run":
@@ -197,6 +197,44 @@ def worker(variant: str, primary_url: str, instructions: int = 0) -> None:
         else:
             break
     connection.close()
+
+
+def dbopt_hooks() -> list[str]:
+    """What django_dbopt actually hooked into this worker (after the warm-up requests)."""
+    import weakref
+
+    from django.conf import settings
+    from django.core.signals import request_finished, request_started
+    from django.db import connection
+    from django.db.models import QuerySet
+    from django.db.models.sql.compiler import SQLCompiler
+
+    def ours(obj: Any) -> bool:
+        return str(getattr(obj, "__module__", "")).startswith("django_dbopt")
+
+    hooks = [m for m in settings.MIDDLEWARE if m.startswith("django_dbopt")]
+    hooks += [
+        f"execute wrapper ({getattr(w, '_dbopt_part', '?')})"
+        for w in connection.execute_wrappers
+        if getattr(w, "_dbopt_part", None) or ours(w)
+    ]
+    methods = {
+        "QuerySet.get": QuerySet.get,
+        "QuerySet._fetch_all": QuerySet._fetch_all,
+        "SQLCompiler.execute_sql": SQLCompiler.execute_sql,
+    }
+    hooks += [f"{name} patched" for name, method in methods.items() if ours(method)]
+    for name, signal in (
+        ("request_started", request_started),
+        ("request_finished", request_finished),
+    ):
+        for entry in signal.receivers:
+            receiver = entry[1]
+            if isinstance(receiver, weakref.ReferenceType):
+                receiver = receiver()
+            if ours(receiver):
+                hooks.append(f"{name} receiver {receiver.__module__}.{receiver.__qualname__}")
+    return hooks
 
 
 def count_instructions(client: Any, requests: int) -> None:
@@ -439,6 +477,7 @@ def run(
     json.loads(setup.stdout.readline())
     setup.wait()
     workers: dict[str, subprocess.Popen[str]] = {}
+    hooks: dict[str, list[str]] = {}
     missing: dict[str, str] = {}
     for variant in VARIANTS:
         module = NEEDS.get(variant)
@@ -452,6 +491,7 @@ def run(
             missing[variant] = f"could not run (worker exited with {proc.wait()})"
             continue
         workers[variant] = proc
+        hooks[variant] = json.loads(line).get("hooks", [])
     timings: dict[str, list[float]] = {v: [] for v in workers}
     cpu: dict[str, list[float]] = {v: [] for v in workers}
     thread_cpu: dict[str, list[float]] = {v: [] for v in workers}
@@ -472,6 +512,14 @@ def run(
         proc.wait(timeout=30)
     counted = instruction_counts(primary_url, instructions) if instructions else None
     report(timings, cpu, thread_cpu, missing, memory, percall, requests, rounds)
+    if "monitor" in hooks:
+        print(
+            "'monitor' = the whole django_dbopt app with DBOPT={} (the monitor on, the other "
+            "parts unconfigured);\n  what it hooked into the request path of its worker "
+            "(plus the monitor's flush thread):"
+        )
+        for hook in hooks["monitor"]:
+            print(f"    {hook}")
     if isinstance(counted, str):
         print(f"instructions per request (callgrind): {counted}")
     elif counted:
@@ -500,13 +548,6 @@ def report(
     print(
         f"One request = {QUERIES_PER_REQUEST} primary-key queries on PostgreSQL; "
         f"{rounds} interleaved rounds x {requests} requests per variant."
-    )
-    print(
-        "'monitor' = the whole django_dbopt app installed with DBOPT={} (production "
-        "defaults):\n  QueryMonitorMiddleware + the monitor's execute wrapper + its flush "
-        "thread, and the other parts\n  unconfigured but wired: router and cache execute "
-        "wrappers (routing on PostgreSQL only),\n  the pool's request_started/finished "
-        "receivers; the cache's ORM hooks are not installed\n  while ORM_MODELS is empty."
     )
     medians = {v: statistics.median(t) for v, t in timings.items()}
     bests = {v: min(t) for v, t in timings.items()}
