@@ -12,9 +12,15 @@ panel active); django-silk. A peer that is not installed is reported as such (th
 in the ``bench`` extra). Printed: per-request wall time (median and best over rounds of
 each round's mean) with its ratio to bare, the paired ratio (median over rounds of
 variant / bare in the same round, which cancels slow drift of the machine's load), the
-CPU time of each worker per request, the monitor's added microseconds per query (from
+CPU time of each worker per request (all threads, and the request thread alone, which
+leaves out the monitor's flush thread), the monitor's added microseconds per query (from
 the request times, and measured directly around a no-op ``execute``), and the memory
-held by the monitor's aggregates after 10,000 distinct fingerprints.
+held by the monitor's aggregates after 10,000 distinct fingerprints. With
+``--instructions N`` it also counts the instructions of N requests of bare and monitor
+under callgrind, the one figure that load on the machine does not move.
+
+"monitor" is the whole app with ``DBOPT={}``: the monitor on, the other parts unconfigured
+(their cost when not in use is part of the figure).
 
 Servers: the suite's ``DBOPT_TEST_*`` URLs when set, else it starts its own PostgreSQL
 (and Redis) with ``tests.services.start_services()`` and stops them at the end.
@@ -114,8 +120,10 @@ def configure(variant: str, primary_url: str) -> None:
             }
         },
         DBOPT={},  # the monitor's production defaults
-        # the request below is itself an N+1 (20 gets from one line): the monitor reports
-        # it every request, as in production; its log lines go nowhere here
+        # the request below repeats one query shape 20 times from one line: the monitor
+        # samples its call sites and confirms the repetition every request; it *reports* an
+        # N+1 only past NPLUSONE_MIN_TOTAL_MS (50 ms by default), which 20 fast pk reads do
+        # not reach (the report counts how many requests were reported); logs go nowhere
         LOGGING={
             "version": 1,
             "handlers": {"null": {"class": "logging.NullHandler"}},
@@ -139,7 +147,7 @@ USER_IDS: list[int] = []
 urlpatterns: list[Any] = []
 
 
-def worker(variant: str, primary_url: str) -> None:
+def worker(variant: str, primary_url: str, instructions: int = 0) -> None:
     configure(variant, primary_url)
     from django.db import connection
     from django.test import Client
@@ -155,23 +163,40 @@ def worker(variant: str, primary_url: str) -> None:
     from example_project.demo.models import User
 
     USER_IDS.extend(User.objects.order_by("pk").values_list("pk", flat=True)[:QUERIES_PER_REQUEST])
+    reports = [0]
+    if variant == "monitor":
+        from django_dbopt.signals import nplusone_detected
+
+        def count_report(**kwargs: Any) -> None:
+            reports[0] += 1
+
+        nplusone_detected.connect(count_report, weak=False)
     client = Client()
     for _ in range(20):  # warm-up: connection, caches, lazy imports
         assert client.get("/twenty/").status_code == 200
-    print(json.dumps({"ready": variant}), flush=True)
+    if instructions:
+        count_instructions(client, instructions)
+        connection.close()
+        return
+    print(json.dumps({"ready": variant, "hooks": dbopt_hooks()}), flush=True)
     for line in sys.stdin:
         command, _, arg = line.strip().partition(" ")
         if command == "run":
             started, cpu_started = time.perf_counter_ns(), time.process_time_ns()
+            thread_started, reports_before = time.thread_time_ns(), reports[0]
             for _ in range(int(arg)):
                 client.get("/twenty/")
             elapsed = time.perf_counter_ns() - started
+            # the request thread alone (the requests run on this thread): no flusher
+            thread = time.thread_time_ns() - thread_started
             cpu = time.process_time_ns() - cpu_started  # all threads: includes the flusher
             print(
                 json.dumps(
                     {
                         "us_per_request": elapsed / int(arg) / 1000,
                         "cpu_us_per_request": cpu / int(arg) / 1000,
+                        "thread_us_per_request": thread / int(arg) / 1000,
+                        "nplusone_reports": reports[0] - reports_before,
                     }
                 ),
                 flush=True,
@@ -183,6 +208,107 @@ def worker(variant: str, primary_url: str) -> None:
         else:
             break
     connection.close()
+
+
+def dbopt_hooks() -> list[str]:
+    """What django_dbopt actually hooked into this worker (after the warm-up requests)."""
+    import weakref
+
+    from django.conf import settings
+    from django.core.signals import request_finished, request_started
+    from django.db import connection
+    from django.db.models import QuerySet
+    from django.db.models.sql.compiler import SQLCompiler
+
+    def ours(obj: Any) -> bool:
+        return str(getattr(obj, "__module__", "")).startswith("django_dbopt")
+
+    hooks = [m for m in settings.MIDDLEWARE if m.startswith("django_dbopt")]
+    hooks += [
+        f"execute wrapper ({getattr(w, '_dbopt_part', '?')})"
+        for w in connection.execute_wrappers
+        if getattr(w, "_dbopt_part", None) or ours(w)
+    ]
+    methods = {
+        "QuerySet.get": QuerySet.get,
+        "QuerySet._fetch_all": QuerySet._fetch_all,
+        "SQLCompiler.execute_sql": SQLCompiler.execute_sql,
+    }
+    hooks += [f"{name} patched" for name, method in methods.items() if ours(method)]
+    for name, signal in (
+        ("request_started", request_started),
+        ("request_finished", request_finished),
+    ):
+        for entry in signal.receivers:
+            receiver = entry[1]
+            if isinstance(receiver, weakref.ReferenceType):
+                receiver = receiver()
+            if ours(receiver):
+                hooks.append(f"{name} receiver {receiver.__module__}.{receiver.__qualname__}")
+    return hooks
+
+
+def count_instructions(client: Any, requests: int) -> None:
+    """Under callgrind (``--toggle-collect=_operator_call``): only what runs inside
+    ``operator.call`` is counted, i.e. these requests, after a warm-up, with the heap
+    frozen so that a full collection of the startup objects does not land in one variant."""
+    import gc
+    import operator
+
+    def requests_() -> None:
+        for _ in range(requests):
+            client.get("/twenty/")
+
+    gc.collect()
+    gc.freeze()
+    operator.call(requests_)
+
+
+def instruction_counts(primary_url: str, requests: int) -> dict[str, float] | str:
+    """Instructions per request of bare and monitor, each under callgrind (in parallel)."""
+    import os
+    import shutil
+    import tempfile
+
+    if shutil.which("valgrind") is None:
+        return "no data (valgrind not installed)"
+    folder = Path(tempfile.mkdtemp(prefix="dbopt-bench-cg-"))
+    try:
+        procs = {}
+        for variant in ("bare", "monitor"):
+            procs[variant] = subprocess.Popen(
+                [
+                    "valgrind",
+                    "--tool=callgrind",
+                    "--collect-atstart=no",
+                    "--toggle-collect=_operator_call",
+                    f"--callgrind-out-file={folder / variant}.out",
+                    sys.executable,
+                    __file__,
+                    "--worker",
+                    variant,
+                    "--primary",
+                    primary_url,
+                    "--instructions",
+                    str(requests),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                cwd=ROOT,
+                env={**os.environ, "PYTHONHASHSEED": "0"},
+            )
+        out: dict[str, float] = {}
+        for variant, proc in procs.items():
+            if proc.wait(timeout=600) != 0:
+                return f"no data (callgrind run of {variant} exited with {proc.returncode})"
+            text = (folder / f"{variant}.out").read_text()
+            totals = [line for line in text.splitlines() if line.startswith("totals:")]
+            if not totals:
+                return f"no data (no callgrind totals for {variant})"
+            out[variant] = int(totals[0].split()[1]) / requests
+        return out
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def per_query_cost(requests: int) -> dict[str, float]:
@@ -326,24 +452,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=15, help="requests per round")
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds")
+    parser.add_argument(
+        "--instructions",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also count instructions of N requests of bare and monitor under callgrind "
+        "(deterministic, ~1 min; 0 = skip)",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--primary", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.primary)
+        worker(args.worker, args.primary, args.instructions)
         return
 
     from tests.services import start_services
 
     services = start_services()
     try:
-        run(services.primary_url, services, args.requests, args.rounds)
+        run(services.primary_url, services, args.requests, args.rounds, args.instructions)
     finally:
         if services.folder is not None:
             services.stop()
 
 
-def run(primary_url: str, services: Any, requests: int, rounds: int) -> None:
+def run(
+    primary_url: str, services: Any, requests: int, rounds: int, instructions: int = 0
+) -> None:
     with services.connect("primary") as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DBNAME}")
         conn.execute(f"CREATE DATABASE {DBNAME}")
@@ -352,6 +488,7 @@ def run(primary_url: str, services: Any, requests: int, rounds: int) -> None:
     json.loads(setup.stdout.readline())
     setup.wait()
     workers: dict[str, subprocess.Popen[str]] = {}
+    hooks: dict[str, list[str]] = {}
     missing: dict[str, str] = {}
     for variant in VARIANTS:
         module = NEEDS.get(variant)
@@ -365,8 +502,11 @@ def run(primary_url: str, services: Any, requests: int, rounds: int) -> None:
             missing[variant] = f"could not run (worker exited with {proc.wait()})"
             continue
         workers[variant] = proc
+        hooks[variant] = json.loads(line).get("hooks", [])
     timings: dict[str, list[float]] = {v: [] for v in workers}
     cpu: dict[str, list[float]] = {v: [] for v in workers}
+    thread_cpu: dict[str, list[float]] = {v: [] for v in workers}
+    reported = dict.fromkeys(workers, 0)
     names = list(workers)
     for r in range(rounds):
         order = names[r % len(names) :] + names[: r % len(names)]
@@ -374,6 +514,8 @@ def run(primary_url: str, services: Any, requests: int, rounds: int) -> None:
             answer = ask(workers[variant], f"run {requests}")
             timings[variant].append(answer["us_per_request"])
             cpu[variant].append(answer["cpu_us_per_request"])
+            thread_cpu[variant].append(answer["thread_us_per_request"])
+            reported[variant] += answer["nplusone_reports"]
     memory = ask(workers["monitor"], "mem") if "monitor" in workers else None
     percall = ask(workers["monitor"], "percall 5000") if "monitor" in workers else None
     for proc in workers.values():
@@ -381,12 +523,39 @@ def run(primary_url: str, services: Any, requests: int, rounds: int) -> None:
         proc.stdin.write("quit\n")
         proc.stdin.flush()
         proc.wait(timeout=30)
-    report(timings, cpu, missing, memory, percall, requests, rounds)
+    counted = instruction_counts(primary_url, instructions) if instructions else None
+    report(timings, cpu, thread_cpu, missing, memory, percall, requests, rounds)
+    if "monitor" in hooks:
+        print(
+            f"monitor: N+1 reported (nplusone_detected) in {reported['monitor']} of the "
+            f"{rounds * requests} timed requests"
+        )
+        print(
+            "'monitor' = the whole django_dbopt app with DBOPT={} (the monitor on, the other "
+            "parts unconfigured);\n  what it hooked into the request path of its worker "
+            "(plus the monitor's flush thread):"
+        )
+        for hook in hooks["monitor"]:
+            print(f"    {hook}")
+    if isinstance(counted, str):
+        print(f"instructions per request (callgrind): {counted}")
+    elif counted:
+        print(
+            f"instructions per request of the request thread's work (callgrind, "
+            f"{instructions} requests after warm-up; run --instructions 0 to skip):"
+        )
+        for variant, count in counted.items():
+            print(f"  {variant:<13}{count:>14,.0f}{count / counted['bare']:>9.3f}x")
+        print(
+            "  (under valgrind the Python side runs ~50x slower, so duration thresholds "
+            "such as\n  NPLUSONE_MIN_TOTAL_MS may trip where they do not at full speed)"
+        )
 
 
 def report(
     timings: dict[str, list[float]],
     cpu: dict[str, list[float]],
+    thread_cpu: dict[str, list[float]],
     missing: dict[str, str],
     memory: dict[str, Any] | None,
     percall: dict[str, float] | None,
@@ -419,17 +588,46 @@ def report(
         )
     cpu_medians = {v: statistics.median(t) for v, t in cpu.items()}
     cpu_bare = cpu_medians.get("bare")
-    print("CPU time of the Django process per request (less sensitive to other load):")
+    print(
+        "CPU time of the Django process per request, all its threads (includes the "
+        "monitor's flush thread):"
+    )
     for variant in VARIANTS:
         if variant in cpu_medians:
             ratio = f"{cpu_medians[variant] / cpu_bare:.3f}x" if cpu_bare else "no data"
             print(f"  {variant:<13}{cpu_medians[variant]:>11.1f} us{ratio:>9}")
+    thread_medians = {v: statistics.median(t) for v, t in thread_cpu.items()}
+    thread_best = {v: min(t) for v, t in thread_cpu.items()}
+    thread_bare = thread_medians.get("bare")
+    print(
+        "CPU time of the request thread only per request (time.thread_time; no background "
+        "threads), median / best round / paired:"
+    )
+    for variant in VARIANTS:
+        if variant in thread_medians:
+            if thread_bare:
+                pairs = zip(thread_cpu[variant], thread_cpu["bare"], strict=False)
+                paired = f"{statistics.median(v / b for v, b in pairs):.3f}x"
+                ratio = f"{thread_medians[variant] / thread_bare:.3f}x"
+                best = f"{thread_best[variant] / thread_best['bare']:.3f}x"
+            else:
+                ratio = best = paired = "no data"
+            print(
+                f"  {variant:<13}{thread_medians[variant]:>11.1f} us{ratio:>9}"
+                f"{thread_best[variant]:>11.1f} us{best:>9}{paired:>9}"
+            )
     if bare and "monitor" in medians:
         added = (medians["monitor"] - bare) / QUERIES_PER_REQUEST
         print(f"monitor: {added:+.2f} us added per query (median request time difference / 20)")
     if cpu_bare and "monitor" in cpu_medians:
         added_cpu = (cpu_medians["monitor"] - cpu_bare) / QUERIES_PER_REQUEST
         print(f"monitor: {added_cpu:+.2f} us CPU added per query (median CPU difference / 20)")
+    if thread_bare and "monitor" in thread_medians:
+        added_thread = (thread_medians["monitor"] - thread_bare) / QUERIES_PER_REQUEST
+        print(
+            f"monitor: {added_thread:+.2f} us request-thread CPU added per query "
+            "(median difference / 20)"
+        )
     if percall:
         print(
             f"monitor: {percall['added_us_per_query']:.2f} us added per query measured directly "
@@ -438,7 +636,8 @@ def report(
         per_request = percall["added_us_per_request"]
         print(
             f"monitor: {per_request:.1f} us added per request measured directly (middleware, "
-            "scope, 20 recorded no-op queries from one line = an N+1 reported each time)"
+            "scope, 20 recorded no-op queries from one line: the repetition is confirmed, "
+            "not reported)"
         )
         if bare:
             print(

@@ -32,12 +32,14 @@ class DbOptConfig(AppConfig):
         # Two-tier cache: ORM caching hook and write detection (off until configured;
         # needs the ``redis`` extra).
         if importlib.util.find_spec("redis") is not None:
+            from django.core.signals import setting_changed
             from django.db.backends.signals import connection_created
 
             from django_dbopt.cache import orm, writes
 
-            orm.install()
+            orm.sync_install()  # wraps the ORM only while ORM_MODELS is set
             connection_created.connect(writes.install_on_connection, dispatch_uid="dbopt-cache")
+            setting_changed.connect(writes.resync, dispatch_uid="dbopt-cache")
             if apps.is_installed("django.contrib.auth"):
                 from django.contrib.auth.signals import user_logged_in
 

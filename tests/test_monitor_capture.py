@@ -240,9 +240,17 @@ def test_connecting_inside_another_wrapper_block_leaves_both_lists_intact() -> N
         return execute(sql, params, many, context)
 
     fresh = connections.create_connection("default")  # no wrapper installed yet
+    # routing and cache install their wrappers only when configured
+    every_part: dict[str, Any] = {"CACHE": {"TRACK_MODELS": ["demo"]}}
+    if fresh.vendor == "postgresql":
+        every_part["ROUTING"] = {"REPLICAS": {"default": {"replica": 1}}}
     try:
         assert fresh.execute_wrappers == []
-        with fresh.execute_wrapper(theirs), fresh.cursor() as cursor:
+        with (
+            override_settings(DBOPT=every_part),
+            fresh.execute_wrapper(theirs),
+            fresh.cursor() as cursor,
+        ):
             cursor.execute("SELECT 1")  # connects here: connection_created fires in the block
             assert fresh.execute_wrappers[-1] is theirs  # ours went in front of it
         assert theirs not in fresh.execute_wrappers
@@ -256,5 +264,24 @@ def test_connecting_inside_another_wrapper_block_leaves_both_lists_intact() -> N
             ]
         )
         assert parts == expected  # every part's wrapper survived
+    finally:
+        fresh.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_unconfigured_parts_install_no_wrapper_until_settings_turn_them_on() -> None:
+    fresh = connections.create_connection("default")
+    try:
+        with fresh.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        parts = [getattr(w, "_dbopt_part", "?") for w in fresh.execute_wrappers]
+        assert parts == ["monitor"]  # DBOPT={}: no replicas, no tracked models
+        connections["default"].ensure_connection()
+        dbopt: dict[str, Any] = {"CACHE": {"TRACK_MODELS": ["demo"]}}
+        if connection.vendor == "postgresql":
+            dbopt["ROUTING"] = {"REPLICAS": {"default": {"replica": 1}}}
+        with override_settings(DBOPT=dbopt):  # an open connection of this thread gets them
+            on = sorted(getattr(w, "_dbopt_part", "?") for w in connection.execute_wrappers)
+        assert on == sorted(["cache", "monitor", *(["routing"] if "ROUTING" in dbopt else [])])
     finally:
         fresh.close()

@@ -3,8 +3,10 @@
 Why there: it is the one method every ORM read goes through, after the query is built
 and before the database is asked, and its return value (the raw rows, before model
 instances or converters) is plain data that pickles. ``install()`` wraps the method once
-(idempotent, from ``AppConfig.ready``; no I/O); the wrapper decides in a few attribute
-checks whether a call is cacheable and otherwise calls the original unchanged:
+(idempotent; no I/O), and only while ``ORM_MODELS`` names something (``sync_install``,
+from ``AppConfig.ready`` and on every ``DBOPT`` change), so an app that does not use ORM
+caching pays nothing per query; the wrapper decides in a few attribute checks whether a
+call is cacheable and otherwise calls the original unchanged:
 
 - only ``MULTI``/``SINGLE`` results, never ``iterator()`` (``chunked_fetch``), never the
   insert/update/delete compilers, never ``select_for_update()``;
@@ -29,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import caches
-from django.core.exceptions import EmptyResultSet, FullResultSet
+from django.core.exceptions import EmptyResultSet, FullResultSet, ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.db.models.sql import compiler
 from django.db.models.sql.constants import GET_ITERATOR_CHUNK_SIZE, MULTI, SINGLE
@@ -263,10 +265,36 @@ def _store(st: CacheState, key: str, result: Any, seq: int, l1_on: bool) -> None
     st.outbox.put(key, blob, config.orm_timeout_s)
 
 
+def wanted() -> bool:
+    """Whether ORM caching can be active: ``ORM_MODELS`` names something (a broken
+    ``DBOPT`` counts as no: the system checks report it, queries must not fail on it)."""
+    try:
+        return bool(get_config().cache.orm_models)
+    except ImproperlyConfigured:
+        return False
+
+
+def sync_install() -> None:
+    """Wrap the ORM only while ORM caching can be active, so that an app without
+    ``ORM_MODELS`` pays nothing per query (from ``AppConfig.ready`` and again whenever
+    ``DBOPT`` changes, e.g. ``override_settings``)."""
+    if wanted():
+        install()
+    else:
+        uninstall()
+
+
+@receiver(setting_changed)
+def _resync(*, setting: str, **kwargs: Any) -> None:
+    if setting == "DBOPT":
+        sync_install()
+
+
 def install() -> None:
     """Wrap ``SQLCompiler.execute_sql``, ``QuerySet.get`` and ``QuerySet._fetch_all`` (the
     paths keyed before compilation: ``fastpath.py``, ``listpath.py``; idempotent).
-    ORM caching stays off until ``DBOPT['CACHE']['ORM_MODELS']`` names something."""
+    ORM caching stays off until ``DBOPT['CACHE']['ORM_MODELS']`` names something;
+    ``sync_install`` installs only then."""
     from django_dbopt.cache import fastpath, listpath
 
     fastpath.install()

@@ -21,11 +21,13 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from django_dbopt.conf import get_config
 from django_dbopt.sqlkind import statement_kind
-from django_dbopt.wrappers import install_first
+from django_dbopt.wrappers import install_first, install_on_open
 
 logger = logging.getLogger("django_dbopt.cache")
 
@@ -126,6 +128,24 @@ def execute_wrapper(
     return wrapper
 
 
+def tracking_wanted() -> bool:
+    """Whether writes may need invalidating: ``ORM_MODELS`` or ``TRACK_MODELS`` names
+    something (else the wrapper would pass every statement through)."""
+    try:
+        cache = get_config().cache
+    except ImproperlyConfigured:
+        return False
+    return bool(cache.orm_models or cache.track_models)
+
+
 def install_on_connection(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
-    """``connection_created`` receiver: add the write-detecting execute wrapper once."""
-    install_first(connection, "cache", execute_wrapper(connection))
+    """``connection_created`` receiver: add the write-detecting execute wrapper once, when
+    some model's writes are tracked."""
+    if tracking_wanted():
+        install_first(connection, "cache", execute_wrapper(connection))
+
+
+def resync(*, setting: str, **kwargs: Any) -> None:
+    """``setting_changed`` receiver: tracking turned on, wrap the connections already open."""
+    if setting == "DBOPT" and tracking_wanted():
+        install_on_open(install_on_connection)

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from django.core.signals import setting_changed
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
@@ -28,7 +29,7 @@ from django_dbopt.routing.scope import Scope, current_scope
 from django_dbopt.routing.tokens import UNREACHABLE_LSN, Position, parse_lsn
 from django_dbopt.sqlkind import statement_kind
 from django_dbopt.topology import replica_map
-from django_dbopt.wrappers import install_first
+from django_dbopt.wrappers import install_first, install_on_open
 
 logger = logging.getLogger("django_dbopt.routing")
 
@@ -128,9 +129,16 @@ def flush_positions(scope: Scope) -> None:
 
 
 def _install(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
-    if connection.vendor == "postgresql":
+    # Without replicas the wrapper would pass every query through: leave it out.
+    if connection.vendor == "postgresql" and replica_map():
         install_first(connection, "routing", routing_wrapper)
+
+
+def _resync(*, setting: str, **kwargs: Any) -> None:
+    if setting == "DBOPT" and replica_map():
+        install_on_open(_install)
 
 
 def connect_signals() -> None:
     connection_created.connect(_install, dispatch_uid="django_dbopt.routing.writes")
+    setting_changed.connect(_resync, dispatch_uid="django_dbopt.routing.writes")
