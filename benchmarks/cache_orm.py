@@ -214,7 +214,7 @@ def listener_child(primary_url: str, redis_url: str, ready: Any, stamps: Any) ->
 
     st._on_message = timed
     st.stop_listener()
-    st.wait_subscribed()
+    st.wait_l1()
     ready.set()
     time.sleep(120)
 
@@ -268,7 +268,7 @@ def bench(services: Any) -> None:
 
     pks, owners = seed()
     st = caches["default"].state  # type: ignore[attr-defined]
-    st.wait_subscribed()
+    st.wait_l1()
     with override_settings(DBOPT={"CACHE": {"ORM_MODELS": ["demo.Project"]}}):
         queries()["get(pk)"](pks[0])  # starts the restart quarantine of a fresh Redis
     time.sleep(st.config.restart_quarantine_s)

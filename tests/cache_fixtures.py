@@ -107,7 +107,7 @@ def stale_reader(db_name: str, pk: int, committed: Any, ready: Any, done: Any, o
     from example_project.demo.models import User
 
     state = child_caches["default"].state
-    state.wait_subscribed()
+    state.wait_l1()
     User.objects.get(pk=pk)  # a fresh Redis starts its restart quarantine here
     time.sleep(state.config.restart_quarantine_s)
     ready.set()

@@ -23,10 +23,10 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def st(controllable_services: Any) -> Iterator[CacheState]:
-    with override_settings(CACHES=caches_setting(RESTART_QUARANTINE=1.0), DBOPT=orm_settings()):
+    with override_settings(CACHES=caches_setting(RESTART_QUARANTINE=2.0, L1_LEASE=0.5), DBOPT=orm_settings()):
         backend = caches["default"]
         assert isinstance(backend, TwoTierCache)
-        assert backend.state.wait_subscribed()
+        assert backend.state.wait_l1()
         backend.clear()
         yield backend.state
 
@@ -75,16 +75,17 @@ def test_outage_degrades_without_errors_and_recovers(
     finally:
         controllable_services.start_redis()
     assert _until(lambda: cache.set("back", 1) is None and cache.get("back") == 1)
-    assert _until(lambda: st.l1_on)
-    assert _until(lambda: not st.pending)  # written by the listener once resubscribed
     # Quarantine: for RESTART_QUARANTINE seconds after Redis came back, cached reads are
-    # bypassed (another process may still hold invalidations it could not write).
+    # bypassed (another process may still hold invalidations it could not write), and no
+    # process gets an L1 lease.
     with CaptureQueriesContext(connection) as ctx:
         for _ in range(2):
             assert Project.objects.get(pk=project.pk).name == "q"
     assert len(ctx.captured_queries) == 2
     assert st.stats.snapshot()["l2.quarantined"] >= 2
-    time.sleep(1.0)
+    assert not st.l1_on
+    assert _until(lambda: not st.pending)  # written by the listener once resubscribed
+    assert _until(lambda: st.l1_on)  # leased again once the quarantine is over
     Project.objects.get(pk=project.pk)
     with CaptureQueriesContext(connection) as ctx:
         assert Project.objects.get(pk=project.pk).name == "q"

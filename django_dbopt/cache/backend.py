@@ -2,23 +2,25 @@
 
 Configure it in ``CACHES`` with the L2 alias (a django-redis or Django ``RedisCache``)
 in its OPTIONS; see docs/cache.md. Every write goes to Redis and publishes an
-invalidation so other processes drop their L1 copy. When Redis fails, reads miss and
-writes are dropped (as django-redis's ``IGNORE_EXCEPTIONS``), L1 is cleared and not used
-until the invalidation channel is back, and the breaker keeps each call fast; no Redis
-exception reaches the caller.
+invalidation so other processes drop their L1 copy; with ``ACK_INVALIDATIONS`` (the
+default) it returns once every process holding an L1 lease has (``leases.py``). When
+Redis fails, reads miss and writes are dropped (as django-redis's ``IGNORE_EXCEPTIONS``),
+L1 is cleared and not used until the invalidation channel is back, and the breaker keeps
+each call fast; no Redis exception reaches the caller.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import cached_property
 from typing import Any
 
 import redis
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 
-from django_dbopt.cache.l2 import Client, L2Down
+from django_dbopt.cache import leases
+from django_dbopt.cache.l2 import SCRIPTS, Client, L2Down
 from django_dbopt.cache.state import CacheState, Config, state_for
 
 #: OPTIONS keys and their defaults
@@ -31,6 +33,8 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "BREAKER_FAILURES": 3,
     "BREAKER_RESET": 1.0,
     "RESTART_QUARANTINE": 3.0,
+    "L1_LEASE": 1.0,
+    "ACK_INVALIDATIONS": True,
 }
 
 
@@ -48,6 +52,8 @@ class TwoTierCache(BaseCache):
             breaker_failures=int(options["BREAKER_FAILURES"]),
             breaker_reset_s=float(options["BREAKER_RESET"]),
             restart_quarantine_s=float(options["RESTART_QUARANTINE"]),
+            lease_s=float(options["L1_LEASE"]),
+            acked=bool(options["ACK_INVALIDATIONS"]),
         )
 
     @cached_property
@@ -70,6 +76,39 @@ class TwoTierCache(BaseCache):
         st = self.state
         if st.seq == seq and st.l1_on:
             st.l1.set(key, blob, None if pttl_ms < 0 else pttl_ms / 1000)
+
+    def _announced(
+        self, kind: str, keys: Sequence[str], build: Callable[[Any], object]
+    ) -> list[Any]:
+        """Run the commands ``build`` adds to a pipeline and publish the invalidation of
+        ``keys`` in the same round trip; with
+        ``ACK_INVALIDATIONS``, return once every other L1 lease holder has applied it.
+        Returns the replies of ``build``'s commands. Raises ``L2Down``."""
+        st = self.state
+        ack = st.ack_key() if st.config.acked else "-"
+        message = st.message(kind, keys, ack)
+
+        def run(c: Client) -> list[Any]:
+            pipe = c.pipeline(transaction=False)
+            pipe.eval(  # EVAL, not EVALSHA: a pipeline cannot fall back after NOSCRIPT
+                SCRIPTS["announce"][1],
+                2,
+                st.leases_key,
+                st.up_key,
+                st.channel,
+                message,
+                ack,
+                st.quarantine_ms,
+                st.lease_ms,
+            )
+            build(pipe)
+            return pipe.execute()
+
+        (flat, now_ms, young_wait_ms), *replies = st.tier.run(run)
+        st.invalidated()  # a concurrent read of the old value must not fill L1
+        if ack != "-":
+            leases.await_acks(st, ack, flat, now_ms, young_wait_ms)
+        return replies
 
     # -- the Django cache API ----------------------------------------------------------
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
@@ -101,20 +140,15 @@ class TwoTierCache(BaseCache):
     def _write(self, key: str, value: Any, ttl: float | None, nx: bool = False) -> bool:
         st = self.state
         blob = st.codec.dumps(value)
-        message = st.message("k", [key])
-
-        def write(c: Client) -> list[Any]:
-            pipe = c.pipeline(transaction=False)
-            pipe.set(key, blob, px=self._px(ttl), nx=nx)
-            pipe.publish(st.channel, message)
-            return pipe.execute()
-
         st.l1.delete(key)
         try:
-            stored = bool(st.tier.run(write)[0])
+            stored = bool(
+                self._announced(
+                    "k", [key], lambda pipe: pipe.set(key, blob, px=self._px(ttl), nx=nx)
+                )[0]
+            )
         except L2Down:
             return False
-        st.invalidated()  # a concurrent read of the old value must not fill L1
         if stored:
             st.stats.add("l2.sets")
             st.stats.add("l2.bytes_written", len(blob))
@@ -148,42 +182,29 @@ class TwoTierCache(BaseCache):
         key = self.make_and_validate_key(key, version=version)
         st = self.state
         ttl = self._ttl(timeout)
-        message = st.message("k", [key])
 
-        def touch(c: Client) -> list[Any]:
-            pipe = c.pipeline(transaction=False)
+        def touch(pipe: Any) -> None:
             if ttl is None:
                 pipe.persist(key).exists(key)
             elif ttl <= 0:
                 pipe.delete(key)
             else:
-                pipe.pexpire(key, self._px(ttl))  # type: ignore[arg-type]
-            pipe.publish(st.channel, message)
-            return pipe.execute()
+                pipe.pexpire(key, self._px(ttl))
 
         st.l1.delete(key)
         try:
-            result = st.tier.run(touch)
+            result = self._announced("k", [key], touch)
         except L2Down:
             return False
-        st.invalidated()
         return bool(result[1] if ttl is None else result[0])
 
     def _delete(self, keys: list[str]) -> int:
         st = self.state
-        message = st.message("k", keys)
         st.l1.delete_many(keys)
-
-        def delete(c: Client) -> list[Any]:
-            return (
-                c.pipeline(transaction=False).delete(*keys).publish(st.channel, message).execute()
-            )
-
         try:
-            deleted = int(st.tier.run(delete)[0])
+            deleted = int(self._announced("k", keys, lambda pipe: pipe.delete(*keys))[0])
         except L2Down:
             return 0
-        st.invalidated()
         st.l1.delete_many(keys)
         st.stats.add("l2.deletes", deleted)
         return deleted
@@ -258,21 +279,16 @@ class TwoTierCache(BaseCache):
             return []
         st = self.state
         blobs = {k: st.codec.dumps(v) for k, v in made.items()}
-        message = st.message("k", list(made))
         st.l1.delete_many(made)
 
-        def write(c: Client) -> list[Any]:
-            pipe = c.pipeline(transaction=False)
+        def write(pipe: Any) -> None:
             for key, blob in blobs.items():
                 pipe.set(key, blob, px=self._px(ttl))
-            pipe.publish(st.channel, message)
-            return pipe.execute()
 
         try:
-            st.tier.run(write)
+            self._announced("k", list(made), write)
         except L2Down:
             return list(data)
-        st.invalidated()
         st.stats.add("l2.sets", len(blobs))
         st.stats.add("l2.bytes_written", sum(map(len, blobs.values())))
         if st.l1_on:
@@ -284,8 +300,14 @@ class TwoTierCache(BaseCache):
         key = self.make_and_validate_key(key, version=version)
         st = self.state
         st.l1.delete(key)
+        ack = st.ack_key() if st.config.acked else "-"
+        args = [delta, st.channel, st.message("k", [key], ack), ack]
         try:
-            value = st.tier.script("incr", [key], [delta, st.channel, st.message("k", [key])])
+            value, *wait = st.tier.script(
+                "incr",
+                [key, st.leases_key, st.up_key],
+                [*args, st.quarantine_ms, st.lease_ms],
+            )
         except redis.ResponseError as e:
             raise TypeError(f"cached value of {key!r} is not an integer") from e
         except L2Down as e:
@@ -294,6 +316,8 @@ class TwoTierCache(BaseCache):
         st.l1.delete(key)
         if value is None:
             raise ValueError(f"Key '{key}' not found")
+        if ack != "-":
+            leases.await_acks(st, ack, *wait)
         return int(value)
 
     def decr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
@@ -302,15 +326,17 @@ class TwoTierCache(BaseCache):
     def clear(self) -> None:
         """Empty the L2 Redis database (as Django's ``RedisCache.clear``) and every L1."""
         st = self.state
-        message = st.message("c")
         st.l1.clear()
         st.local_gens.clear()
-
-        def clear(c: Client) -> None:
-            c.pipeline(transaction=False).flushdb().publish(st.channel, message).execute()
-
+        ack = st.ack_key() if st.config.acked else "-"
         with contextlib.suppress(L2Down):  # L2 unreachable: L1 is still cleared below
-            st.tier.run(clear)
-        st.invalidated()
+            wait = st.tier.script(
+                "clear",
+                [st.leases_key, st.up_key],
+                [st.channel, st.message("c", (), ack), ack, st.quarantine_ms, st.lease_ms],
+            )
+            st.invalidated()
+            if ack != "-":
+                leases.await_acks(st, ack, *wait)
         st.l1.clear()
         st.local_gens.clear()

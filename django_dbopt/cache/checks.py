@@ -28,6 +28,8 @@ OPTION_TYPES: dict[str, tuple[type, float | None]] = {
     "BREAKER_FAILURES": (int, 1),
     "BREAKER_RESET": (float, 0),
     "RESTART_QUARANTINE": (float, 0),
+    "L1_LEASE": (float, 0.05),
+    "ACK_INVALIDATIONS": (bool, None),
 }
 CODECS = ("zstd", "zlib", "none")
 
@@ -56,8 +58,11 @@ def _check_options(alias: str, config: dict[str, Any]) -> list[CheckMessage]:
             )
             continue
         kind, minimum = OPTION_TYPES[key]
-        ok = isinstance(value, kind) or (kind is float and isinstance(value, int))
-        ok = ok and not isinstance(value, bool)
+        if kind is bool:
+            ok = isinstance(value, bool)
+        else:
+            ok = isinstance(value, kind) or (kind is float and isinstance(value, int))
+            ok = ok and not isinstance(value, bool)
         if not ok or (minimum is not None and value < minimum):
             low = f" >= {minimum}" if minimum is not None else ""
             messages.append(
@@ -67,6 +72,19 @@ def _check_options(alias: str, config: dict[str, Any]) -> list[CheckMessage]:
                     id="django_dbopt.E034",
                 )
             )
+    quarantine, lease = options.get("RESTART_QUARANTINE", 3.0), options.get("L1_LEASE", 1.0)
+    numbers = (int, float)
+    if isinstance(quarantine, numbers) and isinstance(lease, numbers) and 0 < quarantine < lease:
+        messages.append(
+            Error(
+                f"{where}['RESTART_QUARANTINE'] ({quarantine}) is shorter than "
+                f"{where}['L1_LEASE'] ({lease}).",
+                hint="After a Redis restart, leases granted by the old Redis may run for "
+                "one L1_LEASE; the quarantine must cover it (or be 0: no restart "
+                "protection).",
+                id="django_dbopt.E036",
+            )
+        )
     codec = options.get("CODEC", "zstd")
     if isinstance(codec, str) and codec not in CODECS:
         messages.append(

@@ -18,6 +18,9 @@ FLUSH_EVERY_S = 2.0
 #: Redis; per table, "bytes_served" are the (encoded) bytes of results served from cache
 TIER_FIELDS = ("hits", "misses", "sets", "deletes", "bytes_read", "bytes_written", "errors")
 TABLE_FIELDS = ("hits", "misses", "invalidations", "bytes_served")
+#: acknowledged invalidations this process waited for (leases.py): how many waits, how
+#: many lease holders did not acknowledge (their lease ran out instead), time waited (µs)
+ACK_FIELDS = ("waits", "expired", "wait_us")
 
 
 class Stats:
@@ -67,4 +70,5 @@ def shape(counters: dict[str, int]) -> dict[str, Any]:
     for entry in [*tiers.values(), *tables.values()]:
         looked = entry["hits"] + entry["misses"]
         entry["hit_ratio"] = round(entry["hits"] / looked, 4) if looked else None
-    return {"tiers": tiers, "tables": dict(sorted(tables.items()))}
+    acks = {field: int(counters.get(f"acks.{field}", 0)) for field in ACK_FIELDS}
+    return {"tiers": tiers, "tables": dict(sorted(tables.items())), "acks": acks}

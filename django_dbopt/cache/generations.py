@@ -6,6 +6,9 @@ read *before* the value is computed. Invalidating a table is one ``INCR`` of its
 nothing is scanned or deleted, entries keyed by old generations just stop being
 addressed and expire. ``l2.py`` explains why a counter can never go backwards.
 
+A bump is *acknowledged* (``leases.py``): it returns once every other process holding
+an L1 lease has applied it, so no process serves L1 from before it afterwards.
+
 When a bump cannot be written (Redis down), its keys are remembered in
 ``state.pending`` and every cached ORM read is bypassed until they are written: until
 then, other processes could still address entries the write made stale.
@@ -16,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from django_dbopt.cache import leases
 from django_dbopt.cache.l2 import L2Down, Quarantined
 from django_dbopt.cache.state import CacheState
 
@@ -33,11 +37,12 @@ def gen_keys(st: CacheState, tables: Iterable[str] = (), tags: Iterable[str] = (
 
 
 def local(st: CacheState, keys: Sequence[str]) -> str | None:
-    """The generations from this process's map (kept current by pub/sub), if all known."""
+    """The generations from this process's map (kept current by acknowledged pub/sub
+    messages), if all are known and the process holds an L1 lease."""
     if not st.l1_on:
         return None
     try:
-        return ".".join([st.local_gens[k].decode() for k in keys])
+        return ".".join([st.local_gens[k] for k in keys])
     except KeyError:
         return None
 
@@ -45,8 +50,11 @@ def local(st: CacheState, keys: Sequence[str]) -> str | None:
 def remember(st: CacheState, keys: Sequence[str], gens: str, seq: int) -> None:
     """Keep generations read from Redis, unless an invalidation arrived meanwhile."""
     if st.seq == seq and st.l1_on:
+        local_gens = st.local_gens
         for key, gen in zip(keys, gens.split("."), strict=True):
-            st.local_gens[key] = gen.encode()
+            held = local_gens.get(key)
+            if held is None or int(gen) > int(held):
+                local_gens[key] = gen
 
 
 def fetch(
@@ -79,30 +87,46 @@ def current(st: CacheState, keys: Sequence[str]) -> str:
     return local(st, keys) or fetch(st, keys)[0]
 
 
-def bump(st: CacheState, keys: Iterable[str], force: bool = False) -> bool:
-    """Invalidate: ``INCR`` each counter and tell other processes. False if Redis is down
-    (the keys stay pending and ORM caching is bypassed until they are written)."""
+def bump(
+    st: CacheState, keys: Iterable[str], force: bool = False, wait: bool | None = None
+) -> bool:
+    """Invalidate: ``INCR`` each counter and tell other processes; with ``wait`` (default:
+    the cache's ``ACK_INVALIDATIONS``), return only once every other L1 lease holder has
+    applied it. False if Redis is down (the keys stay pending and ORM caching is bypassed
+    until they are written; with ``wait``, after waiting out the leases)."""
     wanted = set(keys) | st.pending
     if not wanted:
         return True
-    for key in wanted:
-        st.local_gens.pop(key, None)
+    if wait is None:
+        wait = st.config.acked
     ordered = sorted(wanted)
+    ack = st.ack_key() if wait else "-"
     try:
-        st.tier.script(
+        values, flat, now_ms, young_wait_ms = st.tier.script(
             "bump",
-            ordered,
-            [st.channel, st.message("g", ordered), st.up_key, st.quarantine_ms],
+            [*ordered, st.leases_key],
+            [st.channel, st.node, ack, st.up_key, st.quarantine_ms, st.lease_ms],
             force=force,
         )
     except L2Down:
+        for key in wanted:
+            st.local_gens.pop(key, None)
         st.pending |= wanted
+        if wait:
+            st.outage_wait()
         return False
+    local_gens = st.local_gens
+    for key, value in zip(ordered, values, strict=True):
+        held = local_gens.get(key)
+        if held is None or value > int(held):
+            local_gens[key] = str(value)
     st.invalidated()  # a concurrent fetch of the old values must not be remembered
     st.pending -= wanted
     st.stats.add_many(
         [f"table.{k.rsplit(':', 1)[1]}.invalidations" for k in ordered if ":g:t:" in k]
     )
+    if wait:
+        leases.await_acks(st, ack, flat, now_ms, young_wait_ms)
     return True
 
 

@@ -1,16 +1,29 @@
-"""The lookup shared by the reads keyed before SQL compilation (``fastpath.py``,
-``listpath.py``): L1, then L2 and the generations in one round trip, then compute."""
+"""The lookup every cached ORM read goes through (``orm.py``, ``fastpath.py``,
+``listpath.py``): L1, then L2, then compute.
+
+- Under an L1 lease with acknowledged invalidations (``leases.py``), the generations
+  come from this process's map: an L1 hit makes no network call, and an L1 miss looks in
+  L2 only while that pays (``lookups.py``), else goes straight to the database.
+- Otherwise (no lease yet, L1 off, or ``ACK_INVALIDATIONS`` off in strict mode) the
+  generations are read from Redis together with the L2 value in one round trip
+  (``generations.fetch``); an L1 entry is used only if its generations are current.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django_dbopt.cache import generations
 from django_dbopt.cache.l2 import L2Down
-from django_dbopt.cache.orm import Plan
 from django_dbopt.cache.state import CacheState
 from django_dbopt.conf import get_config
+
+if TYPE_CHECKING:
+    from django_dbopt.cache.orm import Plan
+
+Compute = Callable[[], tuple[Any, bytes | None]]
 
 
 def through_cache(
@@ -18,21 +31,21 @@ def through_cache(
     plan: Plan,
     strict: bool,
     prefix: str,
-    compute: Callable[[], tuple[Any, bytes | None]],
+    compute: Compute,
     decode: Callable[[bytes], Any],
     fills: bool = True,
 ) -> Any:
-    """The value at ``prefix + generations`` of ``plan``'s tables: from L1 (strict: after
-    checking the generations in Redis), L2, or ``compute()`` -> (result, bytes to store
-    or None). A result that is an exception is stored, then raised. ``fills=False``
-    (a read from a replica): served from the cache, never stored."""
+    """The value at ``prefix + generations`` of ``plan``'s tables, from L1, L2, or
+    ``compute()`` -> (result, bytes to store or None). A result that is an exception is
+    stored, then raised. ``fills=False`` (a read from a replica): served from the cache,
+    never stored."""
     l1_on = st.l1_on
     guess = generations.local(st, plan.keys) if l1_on else None
     held = st.l1.get(prefix + guess) if guess else None
-    if held is not None and not strict:
-        st.stats.add_many(["l1.hits", *plan.hit_stats])
-        st.stats.add_many(plan.byte_stats, len(held))
-        return decode(held)
+    if guess and (st.config.acked or not strict):
+        if held is not None:
+            return _served(st, plan, "l1.hits", held, decode)
+        return _leased_miss(st, plan, prefix + guess, compute, decode, fills)
     seq = st.seq
     fetched: tuple[str, bytes | None] | None
     try:
@@ -40,33 +53,97 @@ def through_cache(
     except L2Down:  # outage or restart quarantine: compute, keep nothing
         fetched = None
     if fetched is None:
-        result, _ = compute()
-        if isinstance(result, BaseException):
-            raise result
-        return result
+        return _result(compute()[0])
     gens, blob = fetched
     if held is not None and gens == guess:
-        st.stats.add_many(["l1.hits", *plan.hit_stats])
-        st.stats.add_many(plan.byte_stats, len(held))
-        return decode(held)
+        return _served(st, plan, "l1.hits", held, decode)
     if blob is not None:
         if st.seq == seq and l1_on:
             st.l1.set(prefix + gens, blob)
-        st.stats.add_many([*(["l1.misses"] if l1_on else []), "l2.hits", *plan.hit_stats])
         st.stats.add("l2.bytes_read", len(blob))
-        st.stats.add_many(plan.byte_stats, len(blob))
-        return decode(blob)
+        if l1_on:
+            st.stats.add("l1.misses")
+        return _served(st, plan, "l2.hits", blob, decode)
     st.stats.add_many([*(["l1.misses"] if l1_on else []), "l2.misses", *plan.miss_stats])
     result, blob = compute()
     if blob is not None and fills:  # not from a replica (see orm.py)
         _store(st, prefix + gens, blob, seq, l1_on)
+    return _result(result)
+
+
+def _leased_miss(
+    st: CacheState,
+    plan: Plan,
+    key: str,
+    compute: Compute,
+    decode: Callable[[bytes], Any],
+    fills: bool,
+) -> Any:
+    """An L1 miss with the generations known locally: L2 if looking pays, else compute."""
+    seq = st.seq
+    lookups = plan.lookups
+    if lookups.worth_it():
+        start = time.perf_counter()
+        try:
+            blob = get_l2(st, key)
+        except L2Down:  # L1 was dropped with the lease: compute, keep nothing
+            return _result(compute()[0])
+        lookups.looked(blob is not None, time.perf_counter() - start)
+        if blob is not None:
+            if st.seq == seq:
+                st.l1.set(key, blob)
+            st.stats.add("l1.misses")
+            return _served(st, plan, "l2.hits", blob, decode)
+        st.stats.add_many(["l1.misses", "l2.misses", *plan.miss_stats])
+    else:
+        st.stats.add_many(["l1.misses", "l2.skipped", *plan.miss_stats])
+    start = time.perf_counter()
+    result, blob = compute()
+    lookups.computed(time.perf_counter() - start)
+    if blob is not None and fills:
+        _store(st, key, blob, seq, True)
+    return _result(result)
+
+
+def get_l2(st: CacheState, key: str) -> bytes | None:
+    """``GET key`` in L2, sending the queued stores (``outbox.py``) in the same round
+    trip. Raises ``L2Down``."""
+    items = st.outbox.take() if len(st.outbox) else []
+
+    def get(client: Any) -> bytes | None:
+        if not items:
+            return client.get(key)  # type: ignore[no-any-return]
+        pipe = client.pipeline(transaction=False)
+        st.outbox.add_to(pipe, items)
+        pipe.get(key)
+        return pipe.execute()[-1]  # type: ignore[no-any-return]
+
+    try:
+        blob = st.tier.run(get)
+    except L2Down:
+        st.outbox.sent(items, ok=False)
+        raise
+    st.outbox.sent(items, ok=True)
+    if blob is not None:
+        st.stats.add("l2.bytes_read", len(blob))
+    return blob
+
+
+def _served(
+    st: CacheState, plan: Plan, tier_hit: str, blob: bytes, decode: Callable[[bytes], Any]
+) -> Any:
+    st.stats.add_many([tier_hit, *plan.hit_stats])
+    st.stats.add_many(plan.byte_stats, len(blob))
+    return decode(blob)
+
+
+def _result(result: Any) -> Any:
     if isinstance(result, BaseException):
         raise result
     return result
 
 
 def _store(st: CacheState, key: str, blob: bytes, seq: int, l1_on: bool) -> None:
-
     config = get_config().cache
     if len(blob) > config.orm_max_result_bytes:
         return

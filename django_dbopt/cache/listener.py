@@ -1,9 +1,12 @@
 """The per-process pub/sub listener that keeps L1 coherent with other processes.
 
 Started lazily by the first cache call that wants L1 (never in ``AppConfig.ready``), as a
-daemon thread. Until it has confirmed its subscription, and whenever it loses it, L1 is
-not used and is cleared: a message missed while disconnected could otherwise leave a
-stale entry behind. It reconnects by itself with a short backoff. It also flushes this
+daemon thread. It subscribes to the cache's invalidation channel and to this process's
+private channel, applies every invalidation as it arrives and acknowledges the ones that
+ask for it (a batch of acks costs one round trip), and renews this process's L1 lease
+every ``renew_every_s`` (``leases.py``): the lease starts when the renewal's heartbeat
+comes back on the private channel. Whenever the subscription is lost, L1 is cleared and
+the lease dropped; it reconnects by itself with a short backoff. It also flushes this
 process's stats deltas to Redis every few seconds.
 """
 
@@ -12,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from django_dbopt.cache.counters import FLUSH_EVERY_S
 from django_dbopt.cache.l2 import REDIS_ERRORS, L2Down, RedisTier
@@ -20,6 +23,8 @@ from django_dbopt.cache.l2 import REDIS_ERRORS, L2Down, RedisTier
 logger = logging.getLogger("django_dbopt.cache")
 
 POLL_S = 0.5
+#: messages applied before their acks are sent together
+ACK_BATCH = 100
 _ERRORS: tuple[type[BaseException], ...] = (*REDIS_ERRORS, L2Down)
 BACKOFF_S = (0.05, 0.1, 0.2, 0.5, 1.0)
 
@@ -29,18 +34,28 @@ class Listener(threading.Thread):
         self,
         tier: RedisTier,
         channel: str,
-        on_message: Callable[[bytes], None],
+        private_channel: str,
+        on_message: Callable[[bytes], bytes | None],
+        on_heartbeat: Callable[[bytes], None],
         on_subscribed: Callable[[], None],
         on_lost: Callable[[], None],
         on_tick: Callable[[], None],
+        renew: Callable[[], None],
+        renew_every_s: float,
+        send_acks: Callable[[Sequence[bytes]], None],
     ) -> None:
         super().__init__(name=f"dbopt-cache-listener[{channel}]", daemon=True)
         self.tier = tier
         self.channel = channel
+        self.private_channel = private_channel
         self._on_message = on_message
+        self._on_heartbeat = on_heartbeat
         self._on_subscribed = on_subscribed
         self._on_lost = on_lost
         self._on_tick = on_tick
+        self._renew = renew
+        self._renew_every_s = renew_every_s
+        self._send_acks = send_acks
         self._stop = threading.Event()
         self.subscribed = threading.Event()
 
@@ -63,20 +78,42 @@ class Listener(threading.Thread):
 
     def _listen(self) -> None:
         pubsub = self.tier.client.pubsub()
+        private = self.private_channel.encode()
         try:
-            pubsub.subscribe(self.channel)
+            pubsub.subscribe(self.channel, self.private_channel)
+            confirmed = 0
             next_tick = time.monotonic() + FLUSH_EVERY_S
+            next_renewal = float("inf")
             while not self._stop.is_set():
-                message = pubsub.get_message(timeout=POLL_S)
-                if message is not None:
+                wait = min(POLL_S, max(0.0, next_renewal - time.monotonic()))
+                message = pubsub.get_message(timeout=wait)
+                acks: list[bytes] = []
+                while message is not None:
                     kind = message["type"]
-                    if kind == "subscribe":
-                        self._on_subscribed()
-                        self.subscribed.set()
-                    elif kind == "message":
-                        self._on_message(message["data"])
-                if time.monotonic() >= next_tick:
-                    next_tick = time.monotonic() + FLUSH_EVERY_S
+                    if kind == "message":
+                        if message["channel"] == private:
+                            self._on_heartbeat(message["data"])
+                        else:
+                            ack = self._on_message(message["data"])
+                            if ack is not None:
+                                acks.append(ack)
+                    elif kind == "subscribe":
+                        confirmed += 1
+                        if confirmed == 2:  # both channels: nothing can be missed from now
+                            self._on_subscribed()
+                            self.subscribed.set()
+                            next_renewal = time.monotonic()
+                    if len(acks) >= ACK_BATCH:
+                        break
+                    message = pubsub.get_message(timeout=0)
+                if acks:
+                    self._send_acks(acks)
+                now = time.monotonic()
+                if now >= next_renewal:
+                    next_renewal = now + self._renew_every_s
+                    self._renew()
+                if now >= next_tick:
+                    next_tick = now + FLUSH_EVERY_S
                     pubsub.ping()  # a dead connection shows up here, not silently
                     self._on_tick()
         finally:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.cache import caches
@@ -38,7 +38,7 @@ from django.db.models.sql.constants import GET_ITERATOR_CHUNK_SIZE, MULTI, SINGL
 from django.dispatch import receiver
 
 from django_dbopt.cache import generations
-from django_dbopt.cache.l2 import L2Down
+from django_dbopt.cache.lookups import Lookups
 from django_dbopt.cache.state import CacheState
 from django_dbopt.cache.tables import clear_memos, configured_tables, is_volatile, tables_in
 from django_dbopt.cache.writes import uncacheable_now
@@ -64,6 +64,8 @@ class Plan:
     hit_stats: list[str]
     miss_stats: list[str]
     byte_stats: list[str]
+    #: whether an L1 miss should look in L2, measured (lookups.py)
+    lookups: Lookups = field(default_factory=Lookups, compare=False, repr=False)
 
 
 class _Resolved:
@@ -220,49 +222,17 @@ def _cached(
     result_type: str,
     chunk_size: int,
 ) -> Any:
-    keys = plan.keys
+    from django_dbopt.cache.keyed import through_cache
+
+    def compute() -> tuple[Any, bytes | None]:
+        result = _pinned(self, sql, params, result_type, chunk_size)
+        try:
+            return result, st.codec.dumps(result)
+        except (pickle.PicklingError, TypeError, AttributeError):
+            return result, None  # e.g. a memoryview column: not cacheable, not an error
+
     prefix = f"{st.ns}q:{digest}:"
-    l1_on = st.l1_on
-    guess = generations.local(st, keys) if l1_on else None
-    held = st.l1.get(prefix + guess) if guess else None
-    if held is not None and not strict:
-        st.stats.add_many(["l1.hits", *plan.hit_stats])
-        st.stats.add_many(plan.byte_stats, len(held))
-        return st.codec.loads(held)
-    seq = st.seq
-    try:
-        gens, blob = generations.fetch(st, keys, prefix, guess or "", held is not None)
-    except L2Down:
-        return _pinned(self, sql, params, result_type, chunk_size)
-    if held is not None and gens == guess:
-        st.stats.add_many(["l1.hits", *plan.hit_stats])
-        st.stats.add_many(plan.byte_stats, len(held))
-        return st.codec.loads(held)
-    if blob is not None:
-        if st.seq == seq and l1_on:
-            st.l1.set(prefix + gens, blob)
-        st.stats.add_many([*(["l1.misses"] if l1_on else []), "l2.hits", *plan.hit_stats])
-        st.stats.add("l2.bytes_read", len(blob))
-        st.stats.add_many(plan.byte_stats, len(blob))
-        return st.codec.loads(blob)
-    st.stats.add_many([*(["l1.misses"] if l1_on else []), "l2.misses", *plan.miss_stats])
-    result = _pinned(self, sql, params, result_type, chunk_size)
-    if fills:
-        _store(st, prefix + gens, result, seq, l1_on)
-    return result
-
-
-def _store(st: CacheState, key: str, result: Any, seq: int, l1_on: bool) -> None:
-    config = get_config().cache
-    try:
-        blob = st.codec.dumps(result)
-    except (pickle.PicklingError, TypeError, AttributeError):
-        return  # e.g. a memoryview column: not cacheable, not an error
-    if len(blob) > config.orm_max_result_bytes:
-        return
-    if st.seq == seq and l1_on:
-        st.l1.set(key, blob)
-    st.outbox.put(key, blob, config.orm_timeout_s)
+    return through_cache(st, plan, strict, prefix, compute, st.codec.loads, fills)
 
 
 def wanted() -> bool:

@@ -35,7 +35,7 @@ def stats(alias: str | None = None) -> dict[str, Any]:
           "redis": "up" | "down",
           "breaker": "closed" | "open" | "half_open",  # this process's Redis breaker
           "l1": {"bytes": int, "max_bytes": int, "entries": int, "evictions": int,
-                 "subscribed": bool},
+                 "subscribed": bool, "lease": bool},  # lease: L1 may be trusted now
           "process": {"tiers": {"l1": {...}, "l2": {...}}, "tables": {name: {...}}},
           "all_processes": same shape, summed over every process, or None (Redis down),
         }
@@ -62,7 +62,8 @@ def stats(alias: str | None = None) -> dict[str, Any]:
             "max_bytes": st.l1.max_bytes,
             "entries": len(st.l1),
             "evictions": st.l1.evictions,
-            "subscribed": st.l1_on,
+            "subscribed": st.subscribed,
+            "lease": st.l1_on,
         },
         "process": shape(st.stats.snapshot()),
         "all_processes": everyone,

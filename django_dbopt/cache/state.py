@@ -5,24 +5,29 @@ generation map and the stats must be per *process*, so instances look their stat
 ``_states`` by configuration (as Django's ``LocMemCache`` does with its ``_caches``). After
 ``fork()`` the child resets its states in place (``os.register_at_fork``).
 
-Invalidation messages on the channel (``<node> <kind> <payload>``):
+Invalidation messages on the channel (``<node> <kind> <ack key or -> <payload>``):
 
 - ``k``: payload is NUL-separated full keys: drop them from L1;
-- ``g``: payload is NUL-separated generation keys that were bumped: forget their local
-  values (L1 entries keyed by the old generations can no longer be addressed);
+- ``g``: payload is NUL-separated ``<generation key>=<new value>``: raise the local
+  generations (L1 entries keyed by the old generations can no longer be addressed);
 - ``c``: everything was cleared: clear L1 and the local generations.
 
-A process ignores its own messages (it updated its L1 already). Every received message
-and every loss of the subscription increments ``seq``; a value read from Redis is put in
-L1 (or a generation in the local map) only if ``seq`` did not move during the read, so
-an invalidation that overtakes a read cannot be undone by it.
+A process ignores its own messages (it updated its L1 already). When a message carries an
+ack key, the listener acknowledges it once applied, and L1 is trusted only under a lease:
+``leases.py`` explains why that makes an L1 hit stale-free. Every received message and
+every loss of the subscription increments ``seq``; a value read from Redis is put in L1
+(or a generation in the local map) only if ``seq`` did not move during the read, so an
+invalidation that overtakes a read cannot be undone by it.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,7 +36,8 @@ from django_dbopt.breaker import CircuitBreaker
 from django_dbopt.cache.codec import ValueCodec
 from django_dbopt.cache.counters import Stats
 from django_dbopt.cache.l1 import ByteLRU
-from django_dbopt.cache.l2 import L2Down, RedisTier
+from django_dbopt.cache.l2 import REDIS_ERRORS, L2Down, RedisTier
+from django_dbopt.cache.leases import SAFETY, wait_out
 from django_dbopt.cache.listener import Listener
 from django_dbopt.cache.outbox import Outbox
 
@@ -49,14 +55,18 @@ class Config:
     breaker_failures: int
     breaker_reset_s: float
     restart_quarantine_s: float = 3.0
+    lease_s: float = 1.0
+    #: writers wait for every L1 lease holder to apply their invalidations
+    acked: bool = True
 
 
 class CacheState:
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.node = uuid.uuid4().hex[:12].encode()
         self.ns = f"dbopt:{config.namespace}:"
         self.channel = f"{self.ns}inv"
+        self.leases_key = f"{self.ns}leases"
+        self._new_node()
         self.l1 = ByteLRU(config.l1_max_bytes, config.l1_timeout_s)
         self.codec = ValueCodec(config.codec, config.compress_min_bytes)
         self.stats = Stats()
@@ -65,10 +75,17 @@ class CacheState:
             CircuitBreaker(config.breaker_failures, config.breaker_reset_s),
             on_error=self._on_redis_error,
             on_refused=lambda: self.stats.add("l2.errors"),
+            on_back=self._on_redis_back,
         )
+        #: monotonic time until which this process may trust L1 (see leases.py)
+        self.lease_until = 0.0
+        self._renewal: tuple[bytes, float] | None = None
+        self._renewals = 0
+        #: monotonic time of the first Redis failure of the current outage (0: none)
+        self.outage_since = 0.0
         self.seq = 0
         self._seq_lock = threading.Lock()
-        self.local_gens: dict[str, bytes] = {}
+        self.local_gens: dict[str, str] = {}
         #: generation keys whose bump could not be written: ORM caching stays off until
         #: they are (see ``generations.flush_pending``)
         self.pending: set[str] = set()
@@ -78,16 +95,55 @@ class CacheState:
         self.outbox = Outbox(self)
 
     # -- L1 usability ------------------------------------------------------------------
+    def _new_node(self) -> None:
+        self.node = uuid.uuid4().hex[:12].encode()
+        self.private_channel = f"{self.ns}inv:{self.node.decode()}"
+
     @property
     def l1_on(self) -> bool:
-        """L1 may be used: enabled, and the invalidation channel is subscribed."""
-        if not self.l1.enabled:
-            return False
-        listener = self._listener
-        if listener is None or not listener.is_alive():
-            self.start_listener()
-            return False
-        return listener.subscribed.is_set()
+        """L1 (and the local generation map) may be trusted: this process holds a lease
+        (leases.py). Starts the listener that gets one, the first time L1 is wanted."""
+        if time.monotonic() < self.lease_until:
+            return True
+        if self.l1.enabled:
+            listener = self._listener
+            if listener is None or not listener.is_alive():
+                self.start_listener()
+        return False
+
+    @property
+    def lease_ms(self) -> int:
+        return int(self.config.lease_s * 1000)
+
+    def renew_lease(self) -> None:
+        """Ask Redis for a lease (the listener thread, every ``lease / 4``). It starts when
+        the heartbeat comes back through the subscription (``heartbeat``). Raises L2Down."""
+        self._renewals += 1
+        token = self.node + b" " + str(self._renewals).encode()
+        sent = time.monotonic()
+        granted = self.tier.script(
+            "renew",
+            [self.leases_key, self.up_key],
+            [self.private_channel, token, self.lease_ms, self.quarantine_ms],
+            force=True,
+        )
+        self._renewal = (token, sent) if granted else None
+
+    def heartbeat(self, token: bytes) -> None:
+        """Our heartbeat came back: every message published before it has been applied."""
+        renewal = self._renewal
+        if renewal is not None and renewal[0] == token:
+            self.lease_until = renewal[1] + self.config.lease_s * SAFETY
+
+    def release_lease(self) -> None:
+        """Stop trusting L1 and tell writers not to wait for us (best effort, silent: it
+        also runs at interpreter exit, when Redis may be gone)."""
+        self.lease_until = 0.0
+        self._renewal = None
+        if not self.tier.available:
+            return
+        with contextlib.suppress(*REDIS_ERRORS):
+            self.tier.client.zrem(self.leases_key, self.node)
 
     def start_listener(self) -> None:
         with self._lock:
@@ -96,18 +152,33 @@ class CacheState:
             self._listener = Listener(
                 self.tier,
                 self.channel,
+                self.private_channel,
                 on_message=self._on_message,
+                on_heartbeat=self.heartbeat,
                 on_subscribed=self._on_subscribed,
                 on_lost=self._reset_local,
                 on_tick=self.flush_stats,
+                renew=self.renew_lease,
+                renew_every_s=self.config.lease_s / 4,
+                send_acks=self.send_acks,
             )
             self._listener.start()
+            _exiting.add(self)
 
-    def wait_subscribed(self, timeout: float = 5.0) -> bool:
-        """Start the listener if needed and wait for its subscription (tests, warming)."""
-        self.start_listener()
-        assert self._listener is not None
-        return self._listener.subscribed.wait(timeout)
+    def wait_l1(self, timeout: float = 5.0) -> bool:
+        """Start the listener if needed and wait until L1 may be used: subscribed and
+        holding a lease (tests, benchmarks, warming). False after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while not self.l1_on:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+    @property
+    def subscribed(self) -> bool:
+        listener = self._listener
+        return listener is not None and listener.subscribed.is_set()
 
     def stop_listener(self) -> None:
         listener = self._listener
@@ -115,6 +186,7 @@ class CacheState:
             listener.stop()
             listener.join(timeout=2)
         self._listener = None
+        self.release_lease()
 
     def after_fork(self) -> None:
         """In a forked child: the parent's threads are gone and its locks may have been
@@ -122,6 +194,10 @@ class CacheState:
         working). L1 stays off until the child's own listener has subscribed."""
         self._lock = threading.Lock()
         self._seq_lock = threading.Lock()
+        self._new_node()  # the parent's id would make siblings ignore each other
+        self.lease_until = 0.0
+        self._renewal = None
+        self.outage_since = 0.0
         self.l1 = ByteLRU(self.config.l1_max_bytes, self.config.l1_timeout_s)
         self.stats = Stats()
         self.local_gens = {}
@@ -139,14 +215,27 @@ class CacheState:
             self.seq += 1
 
     def _reset_local(self) -> None:
+        self.lease_until = 0.0
+        self._renewal = None
         self.invalidated()
         self.l1.clear()
         self.local_gens.clear()
 
     def _on_redis_error(self) -> None:
         # While Redis fails, nobody can tell us about invalidations: drop what we hold.
+        if not self.outage_since:
+            self.outage_since = time.monotonic()
         self.stats.add("l2.errors")
         self._reset_local()
+
+    def _on_redis_back(self) -> None:
+        self.outage_since = 0.0
+
+    def outage_wait(self) -> None:
+        """An invalidation could not be written: wait until no other process can still
+        hold an L1 lease from before the outage (none is renewed while Redis is down)."""
+        if self.config.acked and self.outage_since:
+            wait_out(self.outage_since + self.config.lease_s - time.monotonic())
 
     def _on_subscribed(self) -> None:
         """(Re)subscribed: start clean, and write the invalidations this process could not
@@ -155,7 +244,8 @@ class CacheState:
         if self.pending:
             from django_dbopt.cache import generations
 
-            generations.bump(self, (), force=True)
+            # the writer waited out the leases when it failed: nobody to wait for now
+            generations.bump(self, (), force=True, wait=False)
 
     @property
     def up_key(self) -> str:
@@ -165,23 +255,53 @@ class CacheState:
     def quarantine_ms(self) -> int:
         return int(self.config.restart_quarantine_s * 1000)
 
-    def _on_message(self, data: bytes) -> None:
+    def _on_message(self, data: bytes) -> bytes | None:
+        """Apply an invalidation from another process; returns its ack key, if any."""
         node, _, rest = data.partition(b" ")
         if node == self.node:
-            return
+            return None
         self.invalidated()
-        kind, _, payload = rest.partition(b" ")
+        kind, _, rest = rest.partition(b" ")
+        ack, _, payload = rest.partition(b" ")
         if kind == b"k":
             self.l1.delete_many(k.decode() for k in payload.split(b"\0"))
         elif kind == b"g":
-            for key in payload.split(b"\0"):
-                self.local_gens.pop(key.decode(), None)
+            try:
+                self._raise_generations(payload)
+            except ValueError:  # not ours: be safe
+                self.l1.clear()
+                self.local_gens.clear()
         else:  # "c" and anything unknown: be safe
             self.l1.clear()
             self.local_gens.clear()
+        return None if ack == b"-" else ack
 
-    def message(self, kind: str, items: Sequence[str] = ()) -> bytes:
-        return self.node + b" " + kind.encode() + b" " + "\0".join(items).encode()
+    def _raise_generations(self, payload: bytes) -> None:
+        gens = self.local_gens
+        for item in payload.split(b"\0"):
+            key, _, value = item.decode().partition("=")
+            held = gens.get(key)
+            if held is None or int(value) > int(held):
+                gens[key] = value
+
+    def send_acks(self, ack_keys: Sequence[bytes]) -> None:
+        """Tell the writers their messages were applied (the listener, after a batch)."""
+
+        def send(client: object) -> None:
+            pipe = client.pipeline(transaction=False)  # type: ignore[attr-defined]
+            for key in ack_keys:
+                pipe.rpush(key, self.node)
+                pipe.pexpire(key, ACK_KEY_TTL_MS)
+            pipe.execute()
+
+        self.tier.run(send, force=True)
+
+    def message(self, kind: str, items: Sequence[str] = (), ack: str = "-") -> bytes:
+        return self.node + f" {kind} {ack} ".encode() + "\0".join(items).encode()
+
+    def ack_key(self) -> str:
+        """A fresh key for the acknowledgements of one invalidation."""
+        return f"{self.ns}ack:{uuid.uuid4().hex}"
 
     # -- stats -------------------------------------------------------------------------
     @property
@@ -205,8 +325,19 @@ class CacheState:
             self.stats.give_back(deltas)
 
 
+#: acknowledgement lists expire on their own (a writer waits far less than this)
+ACK_KEY_TTL_MS = 10_000
+
 _states: dict[Config, CacheState] = {}
 _states_lock = threading.Lock()
+#: states whose leases to release when the interpreter exits
+_exiting: set[CacheState] = set()
+
+
+@atexit.register
+def _release_at_exit() -> None:
+    for state in list(_exiting):
+        state.release_lease()
 
 
 def state_for(config: Config) -> CacheState:

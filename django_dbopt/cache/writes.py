@@ -10,9 +10,12 @@ names no known table (``CALL``, ``DO``) bumps every opted-in table. That covers
 
 Inside a transaction the tables are bumped right after the write *and* again after
 commit (``on_commit``), so an entry computed from pre-commit data while the transaction
-was open is never addressed once it committed. On rollback the after-commit bump is
-dropped with the other ``on_commit`` callbacks: nothing is published. Until the
-transaction ends, its reads are not cached (they may see its own uncommitted rows).
+was open is never addressed once it committed. The bump that follows a commit (the
+after-commit one, or the only one of an autocommit write) is acknowledged: it returns
+once every process holding an L1 lease has applied it (``leases.py``). On rollback the
+after-commit bump is dropped with the other ``on_commit`` callbacks: nothing is
+published. Until the transaction ends, its reads are not cached (they may see its own
+uncommitted rows).
 """
 
 from __future__ import annotations
@@ -75,8 +78,10 @@ def uncacheable_now(connection: BaseDatabaseWrapper) -> bool:
     )
 
 
-def invalidate_tables(tables: Iterable[str]) -> bool:
-    """Bump the generations of ``tables`` in the ORM cache (True if written to Redis)."""
+def invalidate_tables(tables: Iterable[str], wait: bool | None = None) -> bool:
+    """Bump the generations of ``tables`` in the ORM cache (True if written to Redis);
+    ``wait``: for every L1 lease holder to apply it (default: the cache's
+    ``ACK_INVALIDATIONS``)."""
     from django_dbopt.cache import generations
     from django_dbopt.cache.orm import orm_state
 
@@ -84,7 +89,7 @@ def invalidate_tables(tables: Iterable[str]) -> bool:
     wanted = list(tables)
     if st is None or not wanted:
         return True
-    return generations.bump(st, generations.gen_keys(st, tables=wanted))
+    return generations.bump(st, generations.gen_keys(st, tables=wanted), wait=wait)
 
 
 def written_tables(sql: str) -> frozenset[str]:
@@ -104,7 +109,9 @@ def invalidate_for_statement(connection: BaseDatabaseWrapper, sql: str) -> None:
     tables = written_tables(sql)
     if not tables:
         return
-    invalidate_tables(tables)
+    # in a transaction, nothing is visible to others before the commit: the after-commit
+    # bump is the one to wait for
+    invalidate_tables(tables, wait=False if connection.in_atomic_block else None)
     if connection.in_atomic_block:
         marker = _pending_marker(connection)
         if marker is None:
