@@ -14,7 +14,7 @@ def redis_url() -> str:
     return os.environ.get(ENV_REDIS) or str(settings.CACHES["redis"]["LOCATION"])
 
 
-def caches_setting(**options: Any) -> dict[str, Any]:
+def caches_setting(location: str = "tests", **options: Any) -> dict[str, Any]:
     """CACHES with a TwoTierCache as ``default`` over the suite's Redis as ``redis``.
 
     The tests clear Redis often, so the restart quarantine is off unless asked for."""
@@ -23,7 +23,7 @@ def caches_setting(**options: Any) -> dict[str, Any]:
         "LOCATION": redis_url(),
         "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
     }
-    base = {"BACKEND": "django_dbopt.cache.TwoTierCache", "LOCATION": "tests"}
+    base = {"BACKEND": "django_dbopt.cache.TwoTierCache", "LOCATION": location}
     opts = {"L2": "redis", "RESTART_QUARANTINE": 0, **options}
     return {
         "default": {**base, "OPTIONS": opts},
@@ -47,7 +47,9 @@ def orm_settings(models: list[str] | None = None, **cache: Any) -> dict[str, Any
 # the URLs the suite exports (tests.services ENV_*), using the suite's test database.
 
 
-def setup_child(db_name: str, **cache: Any) -> None:
+def setup_child(
+    db_name: str, options: dict[str, Any] | None = None, location: str = "tests", **cache: Any
+) -> None:
     from urllib.parse import urlsplit
 
     import django
@@ -67,7 +69,7 @@ def setup_child(db_name: str, **cache: Any) -> None:
             "NAME": db_name,
         }
     }
-    values["CACHES"] = caches_setting(RESTART_QUARANTINE=3.0)  # the default
+    values["CACHES"] = caches_setting(location, **{"RESTART_QUARANTINE": 3.0, **(options or {})})
     values["DBOPT"] = {"CACHE": {"ORM_MODELS": ["demo"], **cache}}
     dj_settings.configure(**values)
     django.setup()
@@ -97,8 +99,13 @@ def stale_writer(db_name: str, pk: int, count: int, committed: Any, done: Any) -
         done.set()
 
 
-def stale_reader(db_name: str, pk: int, committed: Any, ready: Any, done: Any, out: Any) -> None:
-    """Read the row through the ORM cache until the writer is done; count stale reads."""
+def stale_reader(
+    db_name: str, pk: int, committed: Any, ready: Any, done: Any, out: Any, busy: bool = False
+) -> None:
+    """Read the row through the ORM cache until the writer is done; count stale reads.
+    ``busy``: a second thread spins in pure Python all along, so the cache's listener
+    thread has to fight for the GIL (what made pub/sub alone serve stale reads)."""
+    import threading
     import time
 
     from django.core.cache import caches as child_caches
@@ -110,6 +117,8 @@ def stale_reader(db_name: str, pk: int, committed: Any, ready: Any, done: Any, o
     state.wait_l1()
     User.objects.get(pk=pk)  # a fresh Redis starts its restart quarantine here
     time.sleep(state.config.restart_quarantine_s)
+    if busy:
+        threading.Thread(target=_spin, args=(done,), daemon=True).start()
     ready.set()
     reads = stale = errors = 0
     deadline = time.monotonic() + 60
@@ -139,6 +148,31 @@ def stale_reader(db_name: str, pk: int, committed: Any, ready: Any, done: Any, o
             "hits": snapshot.get("l1.hits", 0) + snapshot.get("l2.hits", 0),
         }
     )
+
+
+def _spin(done: Any) -> None:
+    n = 0
+    while not done.is_set():
+        for i in range(10_000):
+            n += i
+
+
+def lease_holder(db_name: str, pk: int, location: str, options: dict[str, Any], conn: Any) -> None:
+    """Hold an L1 lease and answer ``"read"`` with the row's value read through the ORM
+    cache (and whether it came from L1), until told ``"stop"``."""
+    from django.core.cache import caches as child_caches
+
+    setup_child(db_name, options, location)
+    from example_project.demo.models import User
+
+    state = child_caches["default"].state
+    state.wait_l1(30)
+    conn.send(("ready", state.node.decode()))
+    while (command := conn.recv()) != "stop":
+        assert command == "read"
+        before = state.stats.snapshot().get("l1.hits", 0)
+        value = User.objects.get(pk=pk).failed_login_count
+        conn.send((value, state.stats.snapshot().get("l1.hits", 0) > before))
 
 
 def coherence_child(db_name: str, values: Any, acks: Any) -> None:

@@ -38,10 +38,20 @@ def test_a_valid_configuration_passes() -> None:
         ({"L1_MAX_BYTES": "big"}, "django_dbopt.E034"),
         ({"CODEC": "lz5"}, "django_dbopt.E034"),
         ({"TYPO": 1}, "django_dbopt.E034"),
+        ({"L1_LEASE": 0}, "django_dbopt.E034"),
+        ({"ACK_INVALIDATIONS": "yes"}, "django_dbopt.E034"),
+        ({"ACK_INVALIDATIONS": 1}, "django_dbopt.E034"),
+        ({"RESTART_QUARANTINE": 0.5, "L1_LEASE": 1.0}, "django_dbopt.E036"),
     ],
 )
 def test_bad_options(options: dict[str, Any], expected: str) -> None:
     assert expected in ids(CACHES=two_tier(**options))
+
+
+def test_leases_and_acks_options() -> None:
+    assert ids(CACHES=two_tier(L1_LEASE=0.5, ACK_INVALIDATIONS=False)) == []
+    # no quarantine at all is allowed (no restart protection, documented)
+    assert ids(CACHES=two_tier(RESTART_QUARANTINE=0, L1_LEASE=2)) == []
 
 
 def test_orm_caching_needs_a_two_tier_cache() -> None:

@@ -23,7 +23,9 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def st(controllable_services: Any) -> Iterator[CacheState]:
-    with override_settings(CACHES=caches_setting(RESTART_QUARANTINE=2.0, L1_LEASE=0.5), DBOPT=orm_settings()):
+    with override_settings(
+        CACHES=caches_setting(RESTART_QUARANTINE=2.0, L1_LEASE=0.5), DBOPT=orm_settings()
+    ):
         backend = caches["default"]
         assert isinstance(backend, TwoTierCache)
         assert backend.state.wait_l1()

@@ -134,6 +134,7 @@ def test_cache_families_come_from_the_real_two_tier_cache() -> None:
     assert _value(families["dbopt_cache_table_hits"], "_total", table="projects") >= 1
     assert _value(families["dbopt_cache_table_invalidations"], "_total", table="projects") >= 1
     assert _value(families["dbopt_cache_l1_bytes"]) >= 0
+    assert _value(families["dbopt_cache_ack_waits"], "_total") >= 0  # the family is exported
     breaker = families["dbopt_breaker_state"]
     assert _value(breaker, component="cache", name="default", state="closed") == 1
 

@@ -65,9 +65,12 @@ def await_acks(
     if not deadlines and young_wait_ms <= 0:
         return 0
     pending = set(deadlines)
+    late = 0
     while pending:
         now = time.monotonic()
-        pending = {n for n in pending if deadlines[n] > now}
+        running = {n for n in pending if deadlines[n] > now}
+        late += len(pending) - len(running)
+        pending = running
         if not pending:
             break
         block = min(max(deadlines[n] for n in pending) - now, BLOCK_S)
@@ -78,9 +81,9 @@ def await_acks(
             )
         except L2Down:
             wait_out(start + max(deadlines[n] for n in pending) - time.monotonic())
+            late += len(pending)
             break
         pending.difference_update(acked)
-    late = len(pending)
     wait_out(start + young_wait_ms / 1000 - time.monotonic())
     st.stats.add("acks.waits")
     st.stats.add("acks.wait_us", int((time.monotonic() - start) * 1e6))

@@ -56,15 +56,15 @@ class Listener(threading.Thread):
         self._renew = renew
         self._renew_every_s = renew_every_s
         self._send_acks = send_acks
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
         self.subscribed = threading.Event()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping.set()
 
     def run(self) -> None:
         failures = 0
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             try:
                 self._listen()
                 failures = 0
@@ -73,7 +73,7 @@ class Listener(threading.Thread):
                     logger.warning("cache invalidation channel lost (%s); L1 cleared", e)
                 self.subscribed.clear()
                 self._on_lost()
-                self._stop.wait(BACKOFF_S[min(failures, len(BACKOFF_S) - 1)])
+                self._stopping.wait(BACKOFF_S[min(failures, len(BACKOFF_S) - 1)])
                 failures += 1
 
     def _listen(self) -> None:
@@ -84,7 +84,7 @@ class Listener(threading.Thread):
             confirmed = 0
             next_tick = time.monotonic() + FLUSH_EVERY_S
             next_renewal = float("inf")
-            while not self._stop.is_set():
+            while not self._stopping.is_set():
                 wait = min(POLL_S, max(0.0, next_renewal - time.monotonic()))
                 message = pubsub.get_message(timeout=wait)
                 acks: list[bytes] = []

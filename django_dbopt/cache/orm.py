@@ -65,7 +65,7 @@ class Plan:
     miss_stats: list[str]
     byte_stats: list[str]
     #: whether an L1 miss should look in L2, measured (lookups.py)
-    lookups: Lookups = field(default_factory=Lookups, compare=False, repr=False)
+    lookups: Lookups = field(compare=False, repr=False)
 
 
 class _Resolved:
@@ -96,6 +96,7 @@ class _Resolved:
                 [f"table.{t}.hits" for t in names],
                 [f"table.{t}.misses" for t in names],
                 [f"table.{t}.bytes_served" for t in names],
+                self.state.lookups_for(names),
             )
         if len(self.plans) >= MAX_PLANS:
             self.plans.clear()
@@ -115,6 +116,7 @@ class _Resolved:
                 [f"table.{t}.hits" for t in names],
                 [f"table.{t}.misses" for t in names],
                 [f"table.{t}.bytes_served" for t in names],
+                self.state.lookups_for(names),
             )
         return plan
 

@@ -39,6 +39,7 @@ from django_dbopt.cache.l1 import ByteLRU
 from django_dbopt.cache.l2 import REDIS_ERRORS, L2Down, RedisTier
 from django_dbopt.cache.leases import SAFETY, wait_out
 from django_dbopt.cache.listener import Listener
+from django_dbopt.cache.lookups import Lookups
 from django_dbopt.cache.outbox import Outbox
 
 logger = logging.getLogger("django_dbopt.cache")
@@ -93,6 +94,8 @@ class CacheState:
         self._listener: Listener | None = None
         #: stores waiting to ride along the next round trip (see ``outbox.py``)
         self.outbox = Outbox(self)
+        #: per set of tables read: whether an L1 miss should look in L2 (lookups.py)
+        self.lookups: dict[tuple[str, ...], Lookups] = {}
 
     # -- L1 usability ------------------------------------------------------------------
     def _new_node(self) -> None:
@@ -103,7 +106,7 @@ class CacheState:
     def l1_on(self) -> bool:
         """L1 (and the local generation map) may be trusted: this process holds a lease
         (leases.py). Starts the listener that gets one, the first time L1 is wanted."""
-        if time.monotonic() < self.lease_until:
+        if time.monotonic() < self.lease_until and self.l1.enabled:
             return True
         if self.l1.enabled:
             listener = self._listener
@@ -205,6 +208,15 @@ class CacheState:
         self.outbox = Outbox(self)
         self._listener = None
         self.seq += 1
+
+    def lookups_for(self, tables: tuple[str, ...]) -> Lookups:
+        """The measurements of reads of ``tables`` (kept across settings changes)."""
+        found = self.lookups.get(tables)
+        if found is None:
+            if len(self.lookups) >= MAX_LOOKUPS:
+                self.lookups.clear()
+            found = self.lookups[tables] = Lookups()
+        return found
 
     # -- invalidation ------------------------------------------------------------------
     def invalidated(self) -> None:
@@ -325,6 +337,8 @@ class CacheState:
             self.stats.give_back(deltas)
 
 
+#: sets of tables whose lookups are measured, at most (then they start over)
+MAX_LOOKUPS = 5000
 #: acknowledgement lists expire on their own (a writer waits far less than this)
 ACK_KEY_TTL_MS = 10_000
 
