@@ -41,7 +41,8 @@ def project(st: CacheState) -> Project:
 
 
 def kinds(st: CacheState) -> set[str]:
-    """Which kinds of ORM entries L1 holds: "pk" (fast path) or "q" (SQL level)."""
+    """Which kinds of ORM entries L1 holds: "pkrow", "lsrow" (keyed before compilation)
+    or "q" (SQL level)."""
     return {key.split(":")[2] for key in st.l1._data if key.count(":") > 3}
 
 
@@ -55,7 +56,7 @@ def test_get_by_pk_uses_the_fast_path(st: CacheState, project: Project) -> None:
     st.l1.clear()
     for lookup in ({"pk": project.pk}, {"id": project.pk}, {"pk__exact": str(project.pk)}):
         assert Project.objects.get(**lookup).name == "fast"
-    assert kinds(st) == {"pk"}
+    assert kinds(st) == {"pkrow"}
     assert count(lambda: Project.objects.get(pk=project.pk)) == 0
     got = Project.objects.get(pk=project.pk)
     assert got._state.db == "default"
@@ -145,7 +146,7 @@ def test_simple_lists_are_keyed_from_the_built_query(st: CacheState, project: Pr
         st.l1.clear()
         first = names(build())
         assert first == (expected or ["fast", "second"])
-        assert kinds(st) == {"ls"}, build
+        assert kinds(st) == {"lsrow"}, build
         assert count(lambda b=build: names(b())) == 0
         assert names(build()) == first
 

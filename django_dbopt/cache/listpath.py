@@ -48,7 +48,7 @@ from django.db.models.sql.datastructures import BaseTable, Join
 from django.db.models.sql.where import WhereNode
 
 from django_dbopt.cache import generations
-from django_dbopt.cache.keyed import through_cache
+from django_dbopt.cache.keyed import row_of, through_cache
 from django_dbopt.cache.orm import bypass, resolve
 from django_dbopt.cache.tables import configured_tables
 from django_dbopt.cache.writes import uncacheable_now
@@ -223,26 +223,28 @@ def _evaluate(qs: Any) -> list[Any] | None:
     digest = hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
     plan = resolved.table_plan(tables)
 
+    model = qs.model
+
     def compute() -> tuple[Any, bytes | None]:
         token = bypass.set(True)
         try:
-            rows = list(qs._iterable_class(qs))
+            instances = list(qs._iterable_class(qs))
         finally:
             bypass.reset(token)
+        rows = [row_of(instance) for instance in instances]
+        if None in rows:
+            return instances, None
         try:
-            return rows, st.codec.dumps(rows)
+            return instances, st.codec.dumps(rows)
         except (pickle.PicklingError, TypeError, AttributeError):
-            return rows, None
+            return instances, None
 
     def decode(blob: bytes) -> Any:
-        rows = st.codec.loads(blob)
-        for row in rows:
-            row._state.db = alias
-            row._state.adding = False
-        return rows
+        # what ModelIterable does with each row of a simple queryset
+        return [model.from_db(alias, None, row) for row in st.codec.loads(blob)]
 
     fills = resolved.cluster(alias) == alias  # replicas never fill (see orm.py)
-    prefix = f"{st.ns}ls:{digest}:"
+    prefix = f"{st.ns}lsrow:{digest}:"
     result: list[Any] = through_cache(st, plan, resolved.strict, prefix, compute, decode, fills)
     return result
 

@@ -232,6 +232,7 @@ class CacheState:
         self.invalidated()
         self.l1.clear()
         self.local_gens.clear()
+        self.lookups.clear()  # a cold L1: L2 likely holds what it misses
 
     def _on_redis_error(self) -> None:
         # While Redis fails, nobody can tell us about invalidations: drop what we hold.
