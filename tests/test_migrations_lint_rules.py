@@ -201,9 +201,8 @@ def test_dbm006_volatile_db_default_fires() -> None:
 
 
 def test_dbm006_callable_default_fires() -> None:
-    findings = lint_ops(
-        migrations.AddField("order", "token", models.UUIDField(default=uuid.uuid4))
-    )
+    field = models.UUIDField(default=uuid.uuid4, null=True)
+    findings = lint_ops(migrations.AddField("order", "token", field))
     assert rules(findings) == ["DBM006"]
     assert "every existing row" in findings[0].message
 
@@ -353,4 +352,45 @@ def test_statement_parser_reads_alter_table_subcommands() -> None:
     assert [(a.kind, a.table, a.column) for a in actions] == [
         ("alter_type", "t", "a"),
         ("set_not_null", "t", "a"),
+    ]
+
+
+def test_callable_default_on_a_not_null_column_gets_both_rules() -> None:
+    field = models.UUIDField(default=uuid.uuid4)
+    assert rules(lint_ops(migrations.AddField("order", "code", field))) == ["DBM006", "DBM005"]
+
+
+def test_unique_together_is_dbm008() -> None:
+    together = migrations.AlterUniqueTogether("order", {("note", "qty")})
+    assert rules(lint_ops(together)) == ["DBM008"]
+
+
+def test_many_to_many_field_creates_its_own_table_and_is_quiet() -> None:
+    m2m = models.ManyToManyField(f"{APP}.Customer")
+    assert lint_ops(migrations.AddField("order", "watchers", m2m)) == []
+
+
+def test_primary_key_type_change_rewrites_the_referencing_tables_too() -> None:
+    """The foreign key pointing at it is dropped and re-added (validated) as well."""
+    add_fk = migrations.AddField(
+        "order", "buyer", models.ForeignKey(f"{APP}.Customer", models.CASCADE, null=True)
+    )
+    widen_pk = migrations.AlterField("customer", "id", models.AutoField(primary_key=True))
+    findings = lint_ops(add_fk, widen_pk)
+    assert [(f.rule.id, f.table) for f in findings if f.operation_index == 2] == [
+        ("DBM007", "shop_customer"),
+        ("DBM007", "shop_order"),
+        ("DBM002", "shop_order"),
+    ]
+
+
+def test_operation_django_cannot_render_offline_is_noted() -> None:
+    unit = Unit(offline_connection("default"))
+    migration = migrations.Migration("0002_change", APP)
+    migration.operations = [migrations.RenameIndex("order", "o_qty", old_fields=("qty",))]
+    assert lint_migration(migration, base_state(), unit) == []
+    assert unit.notes == [
+        "shop.0002_change, operation 1: SQL could not be rendered without the database "
+        "(Found wrong number (0) of indexes for shop_order(qty).); checked from the "
+        "operation only."
     ]

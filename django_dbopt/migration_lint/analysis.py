@@ -88,8 +88,9 @@ def _add_field(step: Step) -> list[Finding]:
     if getattr(field_, "db_default", NOT_PROVIDED) is not NOT_PROVIDED:
         return []
     column = f'"{table}"."{field_.column}"'
+    findings = []
     if callable(field_.default) and field_.default is not NOT_PROVIDED:
-        return [
+        findings.append(
             step.finding(
                 "DBM006",
                 table,
@@ -97,9 +98,9 @@ def _add_field(step: Step) -> list[Finding]:
                 "that one value into every existing row.",
                 [],
             )
-        ]
+        )
     if not field_.null:
-        return [
+        findings.append(
             step.finding(
                 "DBM005",
                 table,
@@ -107,8 +108,8 @@ def _add_field(step: Step) -> list[Finding]:
                 "during the deploy inserts rows without it and fails.",
                 [],
             )
-        ]
-    return []
+        )
+    return findings
 
 
 def _from_operation(step: Step) -> list[Finding]:
