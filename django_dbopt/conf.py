@@ -133,6 +133,13 @@ class MigrationSettings:
     ignore: list[str] = field(default_factory=list)
     #: ``dbopt_lint_migrations`` exits non-zero on a finding at least this severe
     fail_on: Literal["info", "warning", "error", "never"] = "error"
+    #: ``dbopt_migrate``: wait this long before the first retry, doubling each time
+    retry_backoff_s: float = field(default=1.0, metadata={MIN: 0})
+    #: ``dbopt_migrate``: how long dropping an INVALID index left by a failed
+    #: ``CONCURRENTLY`` build may wait for older transactions (it blocks no reads or writes)
+    cleanup_timeout_s: float = field(default=600.0, metadata={MIN: 0})
+    #: ``dbopt_migrate``: append one JSON line per run to this file (``None``: log only)
+    run_log: str | None = None
 
 
 @dataclass(frozen=True)

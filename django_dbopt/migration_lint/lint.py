@@ -13,7 +13,7 @@ from django_dbopt.conf import get_config
 from django_dbopt.migration_lint.analysis import analyse
 from django_dbopt.migration_lint.findings import Finding, LintReport
 from django_dbopt.migration_lint.rendering import offline_connection
-from django_dbopt.migration_lint.selection import Selection, key, select
+from django_dbopt.migration_lint.selection import Key, Selection, key, select
 from django_dbopt.migration_lint.sizes import table_sizes
 from django_dbopt.migration_lint.steps import Step, Unit
 
@@ -28,14 +28,16 @@ def lint(
     migration_name: str | None = None,
     every: bool = False,
     offline: bool = False,
+    targets: list[Key] | None = None,
 ) -> LintReport:
     """Lint the migrations ``migrate`` would run on ``database`` (or the ones named).
 
-    ``offline``: never connect (then an app or ``every`` must be given). Raises
+    ``offline``: never connect (then an app or ``every`` must be given). ``targets``:
+    lint the unapplied plan up to these ``(app_label, name)`` only. Raises
     ``SelectionError`` for an unknown app or migration.
     """
     connection = connections[database]
-    selection = select(None if offline else connection, app_label, migration_name, every)
+    selection = select(None if offline else connection, app_label, migration_name, every, targets)
     pg_version = None
     on_postgres = not offline and connection.vendor == "postgresql"
     if on_postgres:

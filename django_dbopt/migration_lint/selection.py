@@ -58,8 +58,10 @@ def select(
     app_label: str | None = None,
     migration_name: str | None = None,
     every: bool = False,
+    targets: list[Key] | None = None,
 ) -> Selection:
-    """``connection`` is needed only for the default (unapplied) selection."""
+    """``connection`` is needed only for the default (unapplied) selection, which plans
+    to ``targets`` (default: every app's latest migration)."""
     if app_label is None and not every and connection is None:
         raise SelectionError(
             "Without a database (--offline) the applied migrations are unknown: name an "
@@ -77,7 +79,7 @@ def select(
         return Selection(
             "all", executor, full, {key(m) for m in full if not is_django_app(m.app_label)}, set()
         )
-    plan = [m for m, _ in executor.migration_plan(leaves)]
+    plan = [m for m, backwards in executor.migration_plan(targets or leaves) if not backwards]
     selected = {key(m) for m in plan if not is_django_app(m.app_label)}
     return Selection("unapplied", executor, plan, selected, set(loader.applied_migrations))
 
