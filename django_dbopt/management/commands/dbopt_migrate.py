@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from io import TextIOBase
+from typing import Any, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
@@ -63,7 +64,8 @@ class Command(BaseCommand):
                 options["migration_name"],
                 force=options["force"],
                 dry_run=options["dry_run"],
-                stdout=None if as_json else self.stdout,
+                # the stream itself: migrate writes "Applying x..." and " OK" on one line
+                stdout=None if as_json else cast("TextIOBase", self.stdout._out),
                 verbosity=verbosity,
                 on_lint=None if as_json else self._write_lint,
             )
