@@ -394,3 +394,32 @@ def test_operation_django_cannot_render_offline_is_noted() -> None:
         "(Found wrong number (0) of indexes for shop_order(qty).); checked from the "
         "operation only."
     ]
+
+
+class _PythonOnly(migrations.operations.base.Operation):
+    reduces_to_sql = False
+
+    def state_forwards(self, app_label: str, state: ProjectState) -> None:
+        pass
+
+    def database_forwards(self, *args: object) -> None:
+        raise AssertionError("the linter must not run an operation's Python")
+
+    def describe(self) -> str:
+        return "Python-only operation"
+
+
+def test_operation_that_cannot_be_written_as_sql_is_not_run_but_noted() -> None:
+    unit = Unit(offline_connection("default"))
+    migration = migrations.Migration("0002_change", APP)
+    migration.operations = [_PythonOnly()]
+    assert lint_migration(migration, base_state(), unit) == []
+    assert unit.notes == [
+        "shop.0002_change, operation 1 (Python-only operation) cannot be written as SQL: "
+        "not linted."
+    ]
+
+
+def test_add_field_with_db_index_is_dbm001() -> None:
+    field = models.IntegerField(null=True, db_index=True)
+    assert rules(lint_ops(migrations.AddField("order", "rank", field))) == ["DBM001"]

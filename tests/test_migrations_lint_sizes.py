@@ -7,8 +7,11 @@ test's transaction) with rows, analysed so ``pg_class.reltuples`` knows them.
 from __future__ import annotations
 
 import pytest
-from django.db import connection
+from django.db import connection, migrations, models
+from django.db.migrations.state import ModelState, ProjectState
 from django.test import override_settings
+
+from django_dbopt.migration_lint.rendering import offline_connection, render
 
 from tests.migrations_lint_fixtures import migrations_app, run, run_json  # noqa: F401
 
@@ -99,3 +102,35 @@ def test_table_missing_from_the_database_has_no_size() -> None:
 def test_text_output_says_sizes_are_live() -> None:
     out, _ = run("migrations_app", "0002")
     assert "live table sizes" in out
+
+
+@pytest.mark.django_db
+def test_offline_rendering_matches_what_django_sends_to_the_live_server() -> None:
+    """The SQL the linter reads is the SQL Django's schema editor emits on the real
+    connection (``sqlmigrate``), for operations that need no introspection."""
+    state = ProjectState()
+    state.add_model(
+        ModelState(
+            "shop",
+            "Order",
+            [
+                ("id", models.BigAutoField(primary_key=True)),
+                ("note", models.CharField(max_length=50, null=True)),
+                ("qty", models.IntegerField(default=0)),
+            ],
+        )
+    )
+    operations = [
+        migrations.AddIndex("order", models.Index(fields=["note"], name="o_note")),
+        migrations.AddField("order", "status", models.CharField(max_length=5, default="new")),
+        migrations.AlterField("order", "qty", models.BigIntegerField(default=0)),
+        migrations.AddConstraint("order", models.UniqueConstraint(fields=["qty"], name="u")),
+        migrations.RenameField("order", "note", "comment"),
+    ]
+    offline = offline_connection("default", connection.pg_version)
+    for operation in operations:
+        before = state.clone()
+        operation.state_forwards("shop", state)
+        with connection.schema_editor(collect_sql=True, atomic=False) as editor:
+            operation.database_forwards("shop", editor, before, state)
+        assert render(offline, "shop", operation, before, state) == editor.collected_sql

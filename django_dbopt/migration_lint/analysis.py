@@ -37,6 +37,13 @@ def analyse(step: Step) -> list[Finding]:
                 [],
             )
         ]
+    if not operation.reduces_to_sql:
+        # like sqlmigrate: its database_forwards runs Python, which must not run here
+        step.unit.notes.append(
+            f"{step.migration.app_label}.{step.migration.name}, operation {step.index} "
+            f"({operation.describe()}) cannot be written as SQL: not linted."
+        )
+        return []
     try:
         sql = render(
             step.unit.renderer,
