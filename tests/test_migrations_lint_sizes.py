@@ -12,7 +12,6 @@ from django.db.migrations.state import ModelState, ProjectState
 from django.test import override_settings
 
 from django_dbopt.migration_lint.rendering import offline_connection, render
-
 from tests.migrations_lint_fixtures import migrations_app, run, run_json  # noqa: F401
 
 pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("migrations_app")]
