@@ -149,6 +149,15 @@ def test_lint_errors_refuse_the_run_unless_forced() -> None:
     record, code = dbopt_migrate("migrations_app")
     assert (code, record["outcome"]) == (4, "refused")
     assert record["lint"]["error"] == 1  # DBM009: the rename in 0005
+    assert record["findings"] == [
+        {
+            "rule": "DBM009",
+            "severity": "error",
+            "migration": "migrations_app.0005_rename_code",
+            "operation_index": 1,
+            "table": "migrations_app_item",
+        }
+    ]
     assert record["migrations"][0]["attempts"] == 0
     record, code = dbopt_migrate("migrations_app", "--force")
     assert (code, record["outcome"], record["forced"]) == (0, "applied", True)

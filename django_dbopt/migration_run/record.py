@@ -44,6 +44,8 @@ class RunRecord:
     outcome: str = "pending"
     error: str | None = None
     lint: dict[str, int] = field(default_factory=dict)
+    #: the plan's findings (not ignored): rule, severity, migration, operation, table
+    findings: list[dict[str, Any]] = field(default_factory=list)
     migrations: list[StepRecord] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 

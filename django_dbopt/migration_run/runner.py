@@ -106,6 +106,16 @@ def run(
     record.migrations = [StepRecord(f"{m.app_label}.{m.name}", m.atomic) for m in steps]
     report = lint(database, targets=targets)
     record.lint = report.counts()
+    record.findings = [
+        {
+            "rule": f.rule.id,
+            "severity": f.severity.label,
+            "migration": f.migration_label,
+            "operation_index": f.operation_index,
+            "table": f.table,
+        }
+        for f in report.findings
+    ]
     if on_lint is not None:
         on_lint(report)
     if not steps:

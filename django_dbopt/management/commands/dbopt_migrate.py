@@ -92,7 +92,9 @@ class Command(BaseCommand):
         )
         for finding in shown:
             style = self.style.ERROR if finding.severity is Severity.ERROR else self.style.WARNING
-            self.stdout.write(style(f"  {finding.severity.label.upper()} {finding.rule.id} "))
+            self.stdout.write(
+                style(f"  {finding.severity.label.upper()} {finding.rule.id} {finding.rule.title}")
+            )
             self.stdout.write(f"    {finding.message}")
             self.stdout.write(f"    safe alternative: {finding.rule.safe_alternative}")
 
