@@ -153,3 +153,6 @@ def check_monitor(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
 
 # Two-tier cache checks (E030-E039, W030-W039) live next to the cache.
 from django_dbopt.cache import checks as _cache_checks  # noqa: E402, F401
+
+# Migration linter checks (E050-E059) live next to the linter.
+from django_dbopt.migration_lint import checks as _migration_checks  # noqa: E402, F401

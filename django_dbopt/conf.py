@@ -125,6 +125,21 @@ class MigrationSettings:
     lock_timeout_ms: int = field(default=5000, metadata={MIN: 1})
     statement_timeout_ms: int = field(default=0, metadata={MIN: 0})
     retries: int = field(default=3, metadata={MIN: 0})
+    #: a finding of a size-weighted rule on a table with at least this many rows
+    #: (``pg_class.reltuples``) or bytes (``pg_total_relation_size``) goes up one severity
+    big_table_rows: int = field(default=1_000_000, metadata={MIN: 1})
+    big_table_bytes: int = field(default=1024**3, metadata={MIN: 1})
+    #: ``"app_label.migration_name:DBM001"`` (or ``":*"``): findings not reported
+    ignore: list[str] = field(default_factory=list)
+    #: ``dbopt_lint_migrations`` exits non-zero on a finding at least this severe
+    fail_on: Literal["info", "warning", "error", "never"] = "error"
+    #: ``dbopt_migrate``: wait this long before the first retry, doubling each time
+    retry_backoff_s: float = field(default=1.0, metadata={MIN: 0})
+    #: ``dbopt_migrate``: how long dropping an INVALID index left by a failed
+    #: ``CONCURRENTLY`` build may wait for older transactions (it blocks no reads or writes)
+    cleanup_timeout_s: float = field(default=600.0, metadata={MIN: 0})
+    #: ``dbopt_migrate``: append one JSON line per run to this file (``None``: log only)
+    run_log: str | None = None
 
 
 @dataclass(frozen=True)
