@@ -11,7 +11,7 @@ from django.core.cache import caches
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
-from django_dbopt.cache.lookups import PROBE_EVERY, Lookups
+from django_dbopt.cache.lookups import LOOK, PROBE, PROBE_EVERY_S, SKIP, Lookups
 from django_dbopt.cache.state import CacheState
 from example_project.demo.models import Project, User
 from tests.cache_fixtures import caches_setting, orm_settings
@@ -19,26 +19,29 @@ from tests.cache_fixtures import caches_setting, orm_settings
 
 def test_looks_until_measured_then_only_while_it_pays() -> None:
     lookups = Lookups()
-    assert lookups.worth_it()  # nothing measured yet
+    assert lookups.decide() == LOOK  # nothing measured yet
     lookups.looked(hit=False, seconds=100e-6)
-    assert lookups.worth_it()  # the database time is not known yet
+    assert lookups.decide() == LOOK  # the database time is not known yet
     lookups.computed(450e-6)
     for _ in range(30):  # misses only: hit ratio falls below round trip / work
         lookups.looked(hit=False, seconds=100e-6)
-    decisions = [lookups.worth_it() for _ in range(4 * PROBE_EVERY)]
-    assert decisions.count(True) == 4  # only the probes
-    for _ in range(30):  # L2 starts holding the entries
-        lookups.looked(hit=True, seconds=100e-6)
-    assert all(lookups.worth_it() for _ in range(2 * PROBE_EVERY))
+    assert lookups.decide() == PROBE  # a probe rides along the database query
+    assert [lookups.decide() for _ in range(20)] == [SKIP] * 20
+    lookups._last_probe -= PROBE_EVERY_S  # time passes: the next probe is due
+    assert lookups.decide() == PROBE
+    lookups.looked(hit=False)  # probes that miss change nothing
+    assert lookups.decide() == SKIP
+    lookups.looked(hit=True)  # a probe found the entry: look again
+    assert all(lookups.decide() == LOOK for _ in range(5))
 
 
 def test_a_cheap_round_trip_is_always_worth_it() -> None:
     lookups = Lookups()
     lookups.computed(450e-6)
     for _ in range(50):
-        lookups.looked(hit=False, seconds=1e-6)  # 0.1% hits would pay for 1 µs
-    lookups.hit = 0.01
-    assert all(lookups.worth_it() for _ in range(20))
+        lookups.looked(hit=False, seconds=1e-6)
+    lookups.hit = 0.01  # 1% hits pay for a 1 µs round trip against 450 µs of database
+    assert all(lookups.decide() == LOOK for _ in range(20))
 
 
 @pytest.fixture
@@ -67,12 +70,12 @@ def test_misses_skip_l2_until_it_holds_entries(st: CacheState) -> None:
         Project.objects.get(pk=pk)
     counts = st.stats.snapshot()
     assert counts.get("l2.skipped", 0) > 100  # stopped asking L2 for what it never had
-    assert counts.get("l2.misses", 0) > 0  # it measured first, and keeps probing
+    assert counts.get("l2.misses", 0) > 0  # it measured first
     st.outbox.flush()  # every result is in L2 now
     st.l1.clear()  # as in another process that never read them
     with CaptureQueriesContext(connection) as ctx:
         for pk in pks:
             assert Project.objects.get(pk=pk).pk == pk
     hits = st.stats.snapshot()["l2.hits"] - counts.get("l2.hits", 0)
-    assert hits > 200  # the probes found L2 useful again, so misses look there
+    assert hits > 200  # the first probe found L2 useful again, so misses look there
     assert len(ctx.captured_queries) == len(pks) - hits

@@ -67,7 +67,7 @@ def test_l2_serves_when_l1_is_cold(st: CacheState, owner: User) -> None:
     Project.objects.get(pk=project.pk)
     st.outbox.flush()
     st.l1.clear()  # as in a fresh process
-    st.lookups.clear()
+    st.forget_lookups()
     _, n = queries(lambda: Project.objects.get(pk=project.pk))
     assert n == 0
     assert st.stats.snapshot()["l2.hits"] >= 1

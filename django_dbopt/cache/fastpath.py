@@ -88,10 +88,18 @@ def _pk_value(model: type[Model], kwargs: dict[str, Any]) -> tuple[bool, Any]:
         return False, None  # the original get() raises the right error
 
 
+_TABLES: dict[type[Model], frozenset[str]] = {}
+
+
 def _tables(model: type[Model]) -> frozenset[str]:
-    concrete = model._meta.concrete_model
-    assert concrete is not None
-    return frozenset(m._meta.db_table for m in [concrete, *concrete._meta.get_parent_list()])
+    try:
+        return _TABLES[model]
+    except KeyError:
+        concrete = model._meta.concrete_model
+        assert concrete is not None
+        parents = concrete._meta.get_parent_list()
+        found = _TABLES[model] = frozenset(m._meta.db_table for m in [concrete, *parents])
+        return found
 
 
 def get(self: QuerySet[Any], *args: Any, **kwargs: Any) -> Any:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from django_dbopt.cache import generations
 from django_dbopt.cache.l2 import L2Down
+from django_dbopt.cache.lookups import LOOK, PROBE
 from django_dbopt.cache.state import CacheState
 from django_dbopt.conf import get_config
 
@@ -79,10 +80,12 @@ def _leased_miss(
     decode: Callable[[bytes], Any],
     fills: bool,
 ) -> Any:
-    """An L1 miss with the generations known locally: L2 if looking pays, else compute."""
+    """An L1 miss with the generations known locally: L2 first if looking pays, else the
+    database (with, now and then, an L2 probe riding alongside it: ``lookups.py``)."""
     seq = st.seq
     lookups = plan.lookups
-    if lookups.worth_it():
+    decision = lookups.decide()
+    if decision == LOOK:
         start = time.perf_counter()
         try:
             blob = get_l2(st, key)
@@ -97,9 +100,19 @@ def _leased_miss(
         st.stats.add_many(["l1.misses", "l2.misses", *plan.miss_stats])
     else:
         st.stats.add_many(["l1.misses", "l2.skipped", *plan.miss_stats])
+    probe = st.tier.send([("GET", key)]) if decision == PROBE else None
     start = time.perf_counter()
-    result, blob = compute()
+    try:
+        result, blob = compute()
+    except BaseException:
+        if probe is not None:
+            probe.abandon()
+        raise
     lookups.computed(time.perf_counter() - start)
+    if probe is not None:
+        replies = probe.replies()
+        if replies is not None:
+            lookups.looked(replies[0] is not None)
     if blob is not None and fills:
         _store(st, key, blob, seq, True)
     return _result(result)

@@ -274,18 +274,46 @@ class RedisTier:
             self.breaker.success()  # Redis answered: a data error, not an outage
             raise
         except REDIS_ERRORS as e:
-            self.breaker.failure()
-            if not self._failing:
-                self._failing = True
-                logger.warning("Redis for cache alias %r failed: %s", self.alias, e)
-            self._on_error()
-            raise L2Down(f"Redis behind cache alias {self.alias!r} failed: {e}") from e
+            raise self._failed(e) from e
+        self._succeeded()
+        return result
+
+    def _failed(self, error: BaseException) -> L2Down:
+        self.breaker.failure()
+        if not self._failing:
+            self._failing = True
+            logger.warning("Redis for cache alias %r failed: %s", self.alias, error)
+        self._on_error()
+        return L2Down(f"Redis behind cache alias {self.alias!r} failed: {error}")
+
+    def _succeeded(self) -> None:
         if self._failing:
             self._failing = False
             logger.warning("Redis for cache alias %r is back", self.alias)
             self._on_back()
         self.breaker.success()
-        return result
+
+    def send(self, commands: Sequence[tuple[Any, ...]]) -> Pending | None:
+        """Send ``commands`` without waiting for their replies (``Pending.replies()`` reads
+        them later), so a round trip can overlap other work. None if the breaker is open
+        or Redis failed (counted as for ``run``)."""
+        if not self.breaker.allow():
+            self._on_refused()
+            return None
+        pool = self.client.connection_pool
+        try:
+            conn = pool.get_connection()
+        except REDIS_ERRORS as e:
+            self._failed(e)
+            return None
+        try:
+            conn.send_packed_command(conn.pack_commands(commands))
+        except REDIS_ERRORS as e:
+            conn.disconnect()
+            pool.release(conn)
+            self._failed(e)
+            return None
+        return Pending(self, conn, len(commands))
 
     def script(
         self, name: str, keys: Sequence[str], args: Sequence[Any], force: bool = False
@@ -302,3 +330,34 @@ class RedisTier:
                 return client.eval(text, len(keys), *keys, *args)  # type: ignore[no-untyped-call]
 
         return self.run(call, force)
+
+
+class Pending:
+    """Commands sent by ``RedisTier.send`` whose replies are still to be read."""
+
+    def __init__(self, tier: RedisTier, conn: Any, count: int) -> None:
+        self._tier = tier
+        self._conn = conn
+        self._count = count
+
+    def replies(self) -> list[Any] | None:
+        """The replies in order, or None if Redis failed or answered with an error."""
+        conn, pool = self._conn, self._tier.client.connection_pool
+        try:
+            replies = [conn.read_response() for _ in range(self._count)]
+        except redis.ResponseError:
+            conn.disconnect()  # replies after the error may still be unread
+            return None
+        except REDIS_ERRORS as e:
+            conn.disconnect()
+            self._tier._failed(e)
+            return None
+        finally:
+            pool.release(conn)
+        self._tier._succeeded()
+        return replies
+
+    def abandon(self) -> None:
+        """Give the connection back without reading (its replies are dropped with it)."""
+        self._conn.disconnect()
+        self._tier.client.connection_pool.release(self._conn)

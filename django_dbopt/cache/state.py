@@ -218,6 +218,11 @@ class CacheState:
             found = self.lookups[tables] = Lookups()
         return found
 
+    def forget_lookups(self) -> None:
+        """L1 went cold: start looking in L2 again (plans hold these objects: in place)."""
+        for lookups in list(self.lookups.values()):
+            lookups.reset()
+
     # -- invalidation ------------------------------------------------------------------
     def invalidated(self) -> None:
         """Something changed: a value being read from Redis right now must not be kept
@@ -232,7 +237,7 @@ class CacheState:
         self.invalidated()
         self.l1.clear()
         self.local_gens.clear()
-        self.lookups.clear()  # a cold L1: L2 likely holds what it misses
+        self.forget_lookups()
 
     def _on_redis_error(self) -> None:
         # While Redis fails, nobody can tell us about invalidations: drop what we hold.
