@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -114,3 +115,25 @@ def test_seed_demo_if_empty_seeds_once() -> None:
     call_command("seed_demo", users=5, tasks=10, audit_logs=0, if_empty=True, stdout=out)
     assert Task.objects.count() == 10
     assert "not seeding" in out.getvalue()
+
+
+def test_a_command_before_the_first_migrate_is_quiet(tmp_path: Path) -> None:
+    """The monitor's final flush has no tables to write to yet: no warning for that."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite3'}"}
+    for name in ("DJANGO_SETTINGS_MODULE", "REDIS_URL", "REPLICA_URLS"):
+        env.pop(name, None)
+    proc = subprocess.run(
+        [sys.executable, "example_project/manage.py", "showmigrations", "django_dbopt"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "[ ] 0001_initial" in proc.stdout
+    assert "final flush failed" not in proc.stderr

@@ -153,6 +153,24 @@ def _at_exit(stop: threading.Event, *args: Any) -> None:
     try:
         flush_now()
     except ServiceUnavailable as e:
-        logger.warning("query monitor: final flush failed: %s", e)
+        if _tables_missing():  # e.g. a command run before the first ``migrate``
+            logger.debug("query monitor: nothing stored, its tables do not exist yet")
+        else:
+            logger.warning("query monitor: final flush failed: %s", e)
     finally:
         suppressed.reset(token)
+
+
+def _tables_missing() -> bool:
+    """The database store's tables are not created (migrations not applied yet)."""
+    if get_config().monitor.store_cache:
+        return False
+    from django.db import DatabaseError, connections, router
+
+    from django_dbopt.monitor.models import QueryStat
+
+    alias = router.db_for_write(QueryStat)
+    try:
+        return QueryStat._meta.db_table not in connections[alias].introspection.table_names()
+    except DatabaseError:
+        return False
