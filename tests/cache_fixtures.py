@@ -77,7 +77,12 @@ def setup_child(
 
 def stale_writer(db_name: str, pk: int, count: int, committed: Any, done: Any) -> None:
     """Commit ``1..count`` into the row, publishing each value once its commit returned."""
+    import faulthandler
+    import sys
     import time
+
+    # it takes seconds: if it ever hangs, show where and end, rather than wait for the test
+    faulthandler.dump_traceback_later(45, exit=True, file=sys.stderr)
 
     from django.db import transaction
 

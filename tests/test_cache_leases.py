@@ -135,3 +135,24 @@ def test_a_writer_alone_does_not_wait(st: CacheState, user: User) -> None:
     assert _timed_update(user, 1) < 0.4
     assert _acks(st) == before  # nobody else held a lease: nothing to wait for
     assert User.objects.get(pk=user.pk).failed_login_count == 1
+
+
+def test_holders_that_cannot_be_heard_are_waited_out_for_their_lease_only(
+    st: CacheState,
+) -> None:
+    """Redis fails while a writer waits for acknowledgements: it waits until the
+    holder's lease has run out (it cannot hear from it), not longer."""
+    from django_dbopt.cache import leases
+
+    now_ms = int(st.tier.client.time()[0] * 1000)
+    flat = [b"other-process", str(now_ms + 400).encode()]
+    for _ in range(st.tier.breaker.failures):
+        st.tier.breaker.failure()  # every Redis call is refused from now on
+    try:
+        start = time.monotonic()
+        late = leases.await_acks(st, st.ack_key(), flat, now_ms, 0)
+        waited = time.monotonic() - start
+    finally:
+        st.tier.breaker.reset()
+    assert late == 1
+    assert 0.25 < waited < 0.9

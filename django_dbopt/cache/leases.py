@@ -79,8 +79,8 @@ def await_acks(
             acked = st.tier.run(
                 functools.partial(_take_acks, ack_key=ack_key, block=block, wanted=wanted)
             )
-        except L2Down:
-            wait_out(start + max(deadlines[n] for n in pending) - time.monotonic())
+        except L2Down:  # cannot hear from them: wait their leases out
+            wait_out(max(deadlines[n] for n in pending) - time.monotonic())
             late += len(pending)
             break
         pending.difference_update(acked)

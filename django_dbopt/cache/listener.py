@@ -98,6 +98,10 @@ class Listener(threading.Thread):
                             if ack is not None:
                                 acks.append(ack)
                     elif kind == "subscribe":
+                        if confirmed >= 2:  # redis-py reconnected and resubscribed by itself:
+                            self.subscribed.clear()  # messages may have been missed
+                            self._on_lost()
+                            confirmed = 0
                         confirmed += 1
                         if confirmed == 2:  # both channels: nothing can be missed from now
                             self._on_subscribed()
