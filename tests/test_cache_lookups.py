@@ -11,7 +11,14 @@ from django.core.cache import caches
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
-from django_dbopt.cache.lookups import LOOK, PROBE, PROBE_EVERY_S, SKIP, Lookups
+from django_dbopt.cache.lookups import (
+    LOOK,
+    PROBE,
+    PROBE_EVERY_S,
+    REMEASURE_EVERY_S,
+    SKIP,
+    Lookups,
+)
 from django_dbopt.cache.state import CacheState
 from example_project.demo.models import Project, User
 from tests.cache_fixtures import caches_setting, orm_settings
@@ -33,6 +40,21 @@ def test_looks_until_measured_then_only_while_it_pays() -> None:
     assert lookups.decide() == SKIP
     lookups.looked(hit=True)  # a probe found the entry: look again
     assert all(lookups.decide() == LOOK for _ in range(5))
+
+
+def test_a_slow_moment_does_not_switch_lookups_off_for_good() -> None:
+    lookups = Lookups()
+    lookups.computed(450e-6)
+    assert lookups.decide() == LOOK
+    lookups.looked(hit=False, seconds=5e-3)  # one very slow round trip
+    assert lookups.decide() == PROBE  # looking does not pay at 5 ms
+    assert lookups.decide() == SKIP
+    lookups._last_look -= REMEASURE_EVERY_S  # a second later: measure again
+    assert lookups.decide() == LOOK
+    for _ in range(6):  # one per second: faster again, believed within seconds
+        lookups.looked(hit=True, seconds=80e-6)
+    assert lookups.round_trip < 1e-3
+    assert lookups.decide() == LOOK
 
 
 def test_a_cheap_round_trip_is_always_worth_it() -> None:
@@ -76,6 +98,8 @@ def test_misses_skip_l2_until_it_holds_entries(st: CacheState) -> None:
     with CaptureQueriesContext(connection) as ctx:
         for pk in pks:
             assert Project.objects.get(pk=pk).pk == pk
-    hits = st.stats.snapshot()["l2.hits"] - counts.get("l2.hits", 0)
+    after = st.stats.snapshot()
+    hits = after.get("l2.hits", 0) - counts.get("l2.hits", 0)
+    assert hits, (counts, after)
     assert hits > 200  # the first probe found L2 useful again, so misses look there
     assert len(ctx.captured_queries) == len(pks) - hits
