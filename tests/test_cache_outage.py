@@ -54,6 +54,9 @@ def test_outage_degrades_without_errors_and_recovers(
     assert len(st.l1) > 0
     controllable_services.stop_redis()
     try:
+        # L1 may answer until this process notices or its lease lapses (0.5 s): nobody
+        # can change a value while Redis is down, and writers wait out the leases
+        assert _until(lambda: not st.l1_on, timeout=3)
         assert cache.get("k", "fallback") == "fallback"
         assert len(st.l1) == 0  # cleared: nobody can tell us about invalidations now
         for _ in range(5):
