@@ -40,6 +40,17 @@ class Stats:
                 self._total[name] += amount
                 self._unflushed[name] += amount
 
+    def add_sized(self, names: list[str], sized: list[str], size: int) -> None:
+        """Add 1 to each of ``names`` and ``size`` to each of ``sized``, under one lock."""
+        with self._lock:
+            total, unflushed = self._total, self._unflushed
+            for name in names:
+                total[name] += 1
+                unflushed[name] += 1
+            for name in sized:
+                total[name] += size
+                unflushed[name] += size
+
     def snapshot(self) -> dict[str, int]:
         with self._lock:
             return dict(self._total)

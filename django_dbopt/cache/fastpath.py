@@ -36,7 +36,7 @@ from django.db.models.query import ModelIterable
 
 from django_dbopt.cache import generations
 from django_dbopt.cache.keyed import row_of, through_cache
-from django_dbopt.cache.orm import bypass, resolve
+from django_dbopt.cache.orm import Plan, _Resolved, bypass, resolve
 from django_dbopt.cache.tables import configured_tables
 from django_dbopt.cache.writes import uncacheable_now
 
@@ -102,6 +102,15 @@ def _tables(model: type[Model]) -> frozenset[str]:
         return found
 
 
+def _target(resolved: _Resolved, model: type[Model]) -> tuple[Plan | None, str]:
+    """The plan of ``model``'s pk reads (None: not every table is opted in) and its label,
+    memoized until the settings change."""
+    tables = _tables(model)
+    plan = resolved.table_plan(tables) if tables <= configured_tables() else None
+    found = resolved.pk_targets[model] = (plan, model._meta.label_lower)
+    return found
+
+
 def get(self: QuerySet[Any], *args: Any, **kwargs: Any) -> Any:
     resolved = resolve()
     st = resolved.state
@@ -111,18 +120,20 @@ def get(self: QuerySet[Any], *args: Any, **kwargs: Any) -> Any:
     ok, value = _pk_value(model, kwargs)
     if not ok or signals.post_init.has_listeners(model):
         return _original_get(self, *args, **kwargs)
-    tables = _tables(model)
+    try:
+        plan, label = resolved.pk_targets[model]
+    except KeyError:
+        plan, label = _target(resolved, model)
     alias = self.db
     if (
-        not tables <= configured_tables()
+        plan is None
         or uncacheable_now(connections[alias])
         or (st.pending and not generations.writable(st))
     ):
         return _original_get(self, *args, **kwargs)
-    ident = repr((model._meta.label_lower, resolved.cluster(alias), value))
+    ident = repr((label, resolved.cluster(alias), value))
     if len(ident) > 120 or " at 0x" in ident:
         ident = hashlib.blake2b(ident.encode(), digest_size=16).hexdigest()
-    plan = resolved.table_plan(tables)
     alias_ = alias
 
     def compute() -> tuple[Any, bytes | None]:

@@ -157,8 +157,7 @@ def row_of(instance: Any) -> tuple[Any, ...] | None:
 def _served(
     st: CacheState, plan: Plan, tier_hit: str, blob: bytes, decode: Callable[[bytes], Any]
 ) -> Any:
-    st.stats.add_many([tier_hit, *plan.hit_stats])
-    st.stats.add_many(plan.byte_stats, len(blob))
+    st.stats.add_sized([tier_hit, *plan.hit_stats], plan.byte_stats, len(blob))
     return decode(blob)
 
 

@@ -78,6 +78,8 @@ class _Resolved:
         self.strict = bool(config is not None and config.cache.orm_strict)
         self.plans: dict[str, Plan | None] = {}
         self.clusters: dict[str, str] = {}
+        #: model -> (plan of its pk reads or None, label), for fastpath.py
+        self.pk_targets: dict[type[Any], tuple[Plan | None, str]] = {}
 
     def plan(self, sql: str) -> Plan | None:
         """``None`` when this SQL is never cached (write, volatile, table not opted in)."""
