@@ -237,20 +237,20 @@ class DbOptCollector:
                 family.add_metric([table], numbers[name])
         l1_bytes = GaugeMetricFamily("dbopt_cache_l1_bytes", "Bytes held by the L1 cache.")
         l1_bytes.add_metric([], report["l1"]["bytes"])
-        acks = process.get("acks", {})
+        acks = process["acks"]
         ack_waits = CounterMetricFamily(
             "dbopt_cache_ack_waits", "Writes that waited for other processes' L1 to apply them."
         )
-        ack_waits.add_metric([], acks.get("waits", 0))
+        ack_waits.add_metric([], acks["waits"])
         ack_expired = CounterMetricFamily(
             "dbopt_cache_ack_expired",
             "Lease holders that did not acknowledge an invalidation (their lease ran out).",
         )
-        ack_expired.add_metric([], acks.get("expired", 0))
+        ack_expired.add_metric([], acks["expired"])
         ack_seconds = CounterMetricFamily(
             "dbopt_cache_ack_wait_seconds", "Time writes spent waiting for acknowledgements."
         )
-        ack_seconds.add_metric([], acks.get("wait_us", 0) / 1e6)
+        ack_seconds.add_metric([], acks["wait_us"] / 1e6)
         yield from (
             *tier_counters.values(),
             *table_counters.values(),

@@ -85,7 +85,7 @@ class TwoTierCache(BaseCache):
         ``ACK_INVALIDATIONS``, return once every other L1 lease holder has applied it.
         Returns the replies of ``build``'s commands. Raises ``L2Down``."""
         st = self.state
-        ack = st.ack_key() if st.config.acked else "-"
+        ack = st.new_ack()
         message = st.message(kind, keys, ack)
 
         def run(c: Client) -> list[Any]:
@@ -106,8 +106,7 @@ class TwoTierCache(BaseCache):
 
         (flat, now_ms, young_wait_ms), *replies = st.tier.run(run)
         st.invalidated()  # a concurrent read of the old value must not fill L1
-        if ack != "-":
-            leases.await_acks(st, ack, flat, now_ms, young_wait_ms)
+        leases.await_acks(st, ack, flat, now_ms, young_wait_ms)
         return replies
 
     # -- the Django cache API ----------------------------------------------------------
@@ -300,7 +299,7 @@ class TwoTierCache(BaseCache):
         key = self.make_and_validate_key(key, version=version)
         st = self.state
         st.l1.delete(key)
-        ack = st.ack_key() if st.config.acked else "-"
+        ack = st.new_ack()
         args = [delta, st.channel, st.message("k", [key], ack), ack]
         try:
             value, *wait = st.tier.script(
@@ -316,8 +315,7 @@ class TwoTierCache(BaseCache):
         st.l1.delete(key)
         if value is None:
             raise ValueError(f"Key '{key}' not found")
-        if ack != "-":
-            leases.await_acks(st, ack, *wait)
+        leases.await_acks(st, ack, *wait)
         return int(value)
 
     def decr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
@@ -328,7 +326,7 @@ class TwoTierCache(BaseCache):
         st = self.state
         st.l1.clear()
         st.local_gens.clear()
-        ack = st.ack_key() if st.config.acked else "-"
+        ack = st.new_ack()
         with contextlib.suppress(L2Down):  # L2 unreachable: L1 is still cleared below
             wait = st.tier.script(
                 "clear",
@@ -336,7 +334,6 @@ class TwoTierCache(BaseCache):
                 [st.channel, st.message("c", (), ack), ack, st.quarantine_ms, st.lease_ms],
             )
             st.invalidated()
-            if ack != "-":
-                leases.await_acks(st, ack, *wait)
+            leases.await_acks(st, ack, *wait)
         st.l1.clear()
         st.local_gens.clear()

@@ -88,18 +88,10 @@ def _pk_value(model: type[Model], kwargs: dict[str, Any]) -> tuple[bool, Any]:
         return False, None  # the original get() raises the right error
 
 
-_TABLES: dict[type[Model], frozenset[str]] = {}
-
-
 def _tables(model: type[Model]) -> frozenset[str]:
-    try:
-        return _TABLES[model]
-    except KeyError:
-        concrete = model._meta.concrete_model
-        assert concrete is not None
-        parents = concrete._meta.get_parent_list()
-        found = _TABLES[model] = frozenset(m._meta.db_table for m in [concrete, *parents])
-        return found
+    concrete = model._meta.concrete_model
+    assert concrete is not None
+    return frozenset(m._meta.db_table for m in [concrete, *concrete._meta.get_parent_list()])
 
 
 def _target(resolved: _Resolved, model: type[Model]) -> tuple[Plan | None, str]:

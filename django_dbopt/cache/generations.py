@@ -39,8 +39,11 @@ def gen_keys(st: CacheState, tables: Iterable[str] = (), tags: Iterable[str] = (
 def local(st: CacheState, keys: Sequence[str]) -> str | None:
     """The generations from this process's map (kept current by acknowledged pub/sub
     messages), if all are known and the process holds an L1 lease."""
-    if not st.l1_on:
-        return None
+    return joined(st, keys) if st.l1_on else None
+
+
+def joined(st: CacheState, keys: Sequence[str]) -> str | None:
+    """``local`` for a caller that has just checked the lease itself."""
     try:
         return ".".join([st.local_gens[k] for k in keys])
     except KeyError:
@@ -50,11 +53,8 @@ def local(st: CacheState, keys: Sequence[str]) -> str | None:
 def remember(st: CacheState, keys: Sequence[str], gens: str, seq: int) -> None:
     """Keep generations read from Redis, unless an invalidation arrived meanwhile."""
     if st.seq == seq and st.l1_on:
-        local_gens = st.local_gens
         for key, gen in zip(keys, gens.split("."), strict=True):
-            held = local_gens.get(key)
-            if held is None or int(gen) > int(held):
-                local_gens[key] = gen
+            st.raise_generation(key, gen)
 
 
 def fetch(
@@ -97,10 +97,8 @@ def bump(
     wanted = set(keys) | st.pending
     if not wanted:
         return True
-    if wait is None:
-        wait = st.config.acked
     ordered = sorted(wanted)
-    ack = st.ack_key() if wait else "-"
+    ack = st.new_ack(wait)
     try:
         values, flat, now_ms, young_wait_ms = st.tier.script(
             "bump",
@@ -112,21 +110,17 @@ def bump(
         for key in wanted:
             st.local_gens.pop(key, None)
         st.pending |= wanted
-        if wait:
+        if ack != leases.NO_ACK:
             st.outage_wait()
         return False
-    local_gens = st.local_gens
     for key, value in zip(ordered, values, strict=True):
-        held = local_gens.get(key)
-        if held is None or value > int(held):
-            local_gens[key] = str(value)
+        st.raise_generation(key, str(value))
     st.invalidated()  # a concurrent fetch of the old values must not be remembered
     st.pending -= wanted
     st.stats.add_many(
         [f"table.{k.rsplit(':', 1)[1]}.invalidations" for k in ordered if ":g:t:" in k]
     )
-    if wait:
-        leases.await_acks(st, ack, flat, now_ms, young_wait_ms)
+    leases.await_acks(st, ack, flat, now_ms, young_wait_ms)
     return True
 
 

@@ -41,7 +41,7 @@ def through_cache(
     stored, then raised. ``fills=False`` (a read from a replica): served from the cache,
     never stored."""
     l1_on = st.l1_on
-    guess = generations.local(st, plan.keys) if l1_on else None
+    guess = generations.joined(st, plan.keys) if l1_on else None
     held = st.l1.get(prefix + guess) if guess else None
     if guess and (st.config.acked or not strict):
         if held is not None:

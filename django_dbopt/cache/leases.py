@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 BLOCK_S = 0.2
 #: a local lease ends this fraction early (clock rate differences between hosts)
 SAFETY = 0.95
+#: the ack key of an invalidation nobody waits for
+NO_ACK = "-"
 
 
 def holders(flat: Sequence[Any], own: bytes) -> dict[bytes, int]:
@@ -59,7 +61,9 @@ def await_acks(
 ) -> int:
     """Wait until every other lease holder acknowledged ``ack_key`` or its lease ran out;
     then, while Redis is young, until leases of the old Redis ran out. Returns how many
-    holders did not acknowledge (their leases expired instead)."""
+    holders did not acknowledge (their leases expired instead). Nothing for ``NO_ACK``."""
+    if ack_key == NO_ACK:
+        return 0
     start = time.monotonic()
     deadlines = {n: start + (exp - now_ms) / 1000 for n, exp in holders(flat, st.node).items()}
     if not deadlines and young_wait_ms <= 0:

@@ -38,6 +38,7 @@ from django.db.models.sql.constants import GET_ITERATOR_CHUNK_SIZE, MULTI, SINGL
 from django.dispatch import receiver
 
 from django_dbopt.cache import generations
+from django_dbopt.cache.keyed import through_cache
 from django_dbopt.cache.lookups import Lookups
 from django_dbopt.cache.state import CacheState
 from django_dbopt.cache.tables import clear_memos, configured_tables, is_volatile, tables_in
@@ -226,8 +227,6 @@ def _cached(
     result_type: str,
     chunk_size: int,
 ) -> Any:
-    from django_dbopt.cache.keyed import through_cache
-
     def compute() -> tuple[Any, bytes | None]:
         result = _pinned(self, sql, params, result_type, chunk_size)
         try:

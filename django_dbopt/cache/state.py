@@ -37,7 +37,7 @@ from django_dbopt.cache.codec import ValueCodec
 from django_dbopt.cache.counters import Stats
 from django_dbopt.cache.l1 import ByteLRU
 from django_dbopt.cache.l2 import REDIS_ERRORS, L2Down, RedisTier
-from django_dbopt.cache.leases import SAFETY, wait_out
+from django_dbopt.cache.leases import NO_ACK, SAFETY, wait_out
 from django_dbopt.cache.listener import Listener
 from django_dbopt.cache.lookups import Lookups
 from django_dbopt.cache.outbox import Outbox
@@ -88,7 +88,7 @@ class CacheState:
         self._seq_lock = threading.Lock()
         self.local_gens: dict[str, str] = {}
         #: generation keys whose bump could not be written: ORM caching stays off until
-        #: they are (see ``generations.flush_pending``)
+        #: they are (see ``generations.writable``)
         self.pending: set[str] = set()
         self._lock = threading.Lock()
         self._listener: Listener | None = None
@@ -106,12 +106,13 @@ class CacheState:
     def l1_on(self) -> bool:
         """L1 (and the local generation map) may be trusted: this process holds a lease
         (leases.py). Starts the listener that gets one, the first time L1 is wanted."""
-        if time.monotonic() < self.lease_until and self.l1.enabled:
+        if not self.l1.enabled:
+            return False
+        if time.monotonic() < self.lease_until:
             return True
-        if self.l1.enabled:
-            listener = self._listener
-            if listener is None or not listener.is_alive():
-                self.start_listener()
+        listener = self._listener
+        if listener is None or not listener.is_alive():
+            self.start_listener()
         return False
 
     @property
@@ -295,12 +296,16 @@ class CacheState:
         return None if ack == b"-" else ack
 
     def _raise_generations(self, payload: bytes) -> None:
-        gens = self.local_gens
         for item in payload.split(b"\0"):
             key, _, value = item.decode().partition("=")
-            held = gens.get(key)
-            if held is None or int(value) > int(held):
-                gens[key] = value
+            self.raise_generation(key, value)
+
+    def raise_generation(self, key: str, value: str) -> None:
+        """Keep ``value`` as the local generation of ``key`` unless a higher one is held
+        (generations only go up; messages and reads may arrive in any order)."""
+        held = self.local_gens.get(key)
+        if held is None or int(value) > int(held):
+            self.local_gens[key] = value
 
     def send_acks(self, ack_keys: Sequence[bytes]) -> None:
         """Tell the writers their messages were applied (the listener, after a batch)."""
@@ -317,9 +322,12 @@ class CacheState:
     def message(self, kind: str, items: Sequence[str] = (), ack: str = "-") -> bytes:
         return self.node + f" {kind} {ack} ".encode() + "\0".join(items).encode()
 
-    def ack_key(self) -> str:
-        """A fresh key for the acknowledgements of one invalidation."""
-        return f"{self.ns}ack:{uuid.uuid4().hex}"
+    def new_ack(self, wait: bool | None = None) -> str:
+        """A fresh key for the acknowledgements of one invalidation, or ``NO_ACK`` when
+        nobody is to be waited for (``wait`` defaults to ``ACK_INVALIDATIONS``)."""
+        if wait is None:
+            wait = self.config.acked
+        return f"{self.ns}ack:{uuid.uuid4().hex}" if wait else NO_ACK
 
     # -- stats -------------------------------------------------------------------------
     @property
