@@ -152,6 +152,8 @@ def check_monitor(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
 
 
 # Two-tier cache checks (E030-E039, W030-W039) live next to the cache.
+# Benchmark checks (E070-E079) live next to the benchmark.
+from django_dbopt.benchmark import checks as _benchmark_checks  # noqa: E402, F401
 from django_dbopt.cache import checks as _cache_checks  # noqa: E402, F401
 
 # Migration linter checks (E050-E059) live next to the linter.

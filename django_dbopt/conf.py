@@ -152,6 +152,25 @@ class BackupSettings:
 
 
 @dataclass(frozen=True)
+class BenchmarkSettings:
+    """``dbopt_benchmark``."""
+
+    #: grade targets over the defaults in ``benchmark/grades.py`` (``AVG_QUERY_MS``...)
+    targets: dict[str, float] = field(default_factory=dict)
+    #: a project's own workloads: ``"function:dotted.path"``, ``"queryset:<expression>"``,
+    #: ``"url:/path/"``
+    workloads: list[str] = field(default_factory=list)
+    #: a regression is flagged only when the median slowed down by at least this much
+    min_effect: float = field(default=0.10, metadata={MIN: 0})
+    #: ... and the Mann-Whitney U test's p-value is below this
+    alpha: float = field(default=0.05, metadata={MIN: 0})
+    #: earlier runs whose trials make the baseline
+    baseline_runs: int = field(default=3, metadata={MIN: 1})
+    #: store every run (``BenchmarkRun``) for comparisons and the admin page
+    store_history: bool = True
+
+
+@dataclass(frozen=True)
 class DbOptSettings:
     monitor: MonitorSettings = field(default_factory=MonitorSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
@@ -159,6 +178,7 @@ class DbOptSettings:
     pool: PoolSettings = field(default_factory=PoolSettings)
     migrations: MigrationSettings = field(default_factory=MigrationSettings)
     backup: BackupSettings = field(default_factory=BackupSettings)
+    benchmark: BenchmarkSettings = field(default_factory=BenchmarkSettings)
 
 
 def section_types() -> dict[str, type[Any]]:
