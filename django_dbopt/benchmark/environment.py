@@ -60,8 +60,7 @@ def parts_configured(alias: str) -> dict[str, Any]:
     from django_dbopt.conf import get_config
 
     config = get_config()
-    caches_setting: dict[str, dict[str, Any]] = settings.CACHES
-    cache_settings = caches_setting.get(config.cache.cache, {})
+    cache_settings: Any = settings.CACHES.get(config.cache.cache, {})
     cache_backend = str(cache_settings.get("BACKEND", ""))
     options = connections.settings[alias].get("OPTIONS", {})
     return {

@@ -5,7 +5,8 @@ in ``DBOPT['BENCHMARK']['WORKLOADS']`` as ``"function:dotted.path"``,
 ``"queryset:<expression>"`` or ``"url:/path/"``. These run on the project's own data,
 as the project's code does; the built-in workloads never do.
 
-- A function is imported with ``import_string`` and called with no arguments.
+- A function is imported with ``import_string`` and called with no arguments, like a
+  request: in a monitor scope (its N+1s are reported) and a routing scope.
 - A queryset expression is Python, evaluated once with ``M("app_label.Model")`` (the
   model class), ``Q``, ``F``, ``Count``, ``Sum``, ``Avg``, ``Min``, ``Max`` and
   ``Prefetch`` in scope; each operation evaluates a fresh copy (``list(qs.all())``).
@@ -25,7 +26,7 @@ from django.utils.module_loading import import_string
 
 from django_dbopt.benchmark.load import Worker
 from django_dbopt.benchmark.scratch import BenchmarkError
-from django_dbopt.benchmark.workloads import Workload
+from django_dbopt.benchmark.workloads import Workload, in_scope
 
 KINDS = ("function", "queryset", "url")
 
@@ -49,7 +50,8 @@ def function_workload(path: str) -> Workload:
         raise BenchmarkError(f"--function {path!r} is not callable")
 
     def op(worker: Worker) -> None:
-        fn()
+        with in_scope(f"function:{path}"):
+            fn()
 
     return Workload(f"function:{path}", f"{path}()", op, spec={"function": path})
 
@@ -74,10 +76,11 @@ def queryset_workload(expression: str) -> Workload:
     if not isinstance(qs, QuerySet):
         raise BenchmarkError(f"--queryset {expression!r} is a {type(qs).__name__}, not a QuerySet")
 
-    def op(worker: Worker) -> None:
-        list(qs.all())
-
     short = expression if len(expression) <= 60 else expression[:57] + "..."
+    def op(worker: Worker) -> None:
+        with in_scope(f"queryset:{short}"):
+            list(qs.all())
+
     return Workload(f"queryset:{short}", expression, op, spec={"queryset": expression})
 
 
