@@ -56,3 +56,13 @@ def test_grades_explain_each_target() -> None:
     assert by_key["replica_lag_s"]["grade"] is None
     assert "no data" in by_key["replica_lag_s"]["explanation"]
     assert result["overall"] == "C"
+
+
+def test_docs_list_every_top_level_key_of_the_schema() -> None:
+    from pathlib import Path
+
+    from django_dbopt.benchmark.schema import SCHEMA
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "benchmark.md").read_text()
+    missing = [key for key in SCHEMA["properties"] if f"`{key}`" not in text]
+    assert missing == []

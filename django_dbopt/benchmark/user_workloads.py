@@ -77,6 +77,7 @@ def queryset_workload(expression: str) -> Workload:
         raise BenchmarkError(f"--queryset {expression!r} is a {type(qs).__name__}, not a QuerySet")
 
     short = expression if len(expression) <= 60 else expression[:57] + "..."
+
     def op(worker: Worker) -> None:
         with in_scope(f"queryset:{short}"):
             list(qs.all())
