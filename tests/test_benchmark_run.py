@@ -107,3 +107,28 @@ def test_every_workload_runs_and_reports(everything_on: None) -> None:
     assert stored.label == "all"
     assert stored.env_key == report["environment"]["env_key"]
     assert [w["name"] for w in stored.report["workloads"]] == list(by_name)
+
+
+def test_a_new_scratch_set_is_not_served_from_an_old_runs_cache(everything_on: None) -> None:
+    """The scratch tables are dropped and made again with the same primary keys: the ORM
+    cache must not serve rows cached from the dropped tables (DDL bumps no generation)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from django_dbopt.benchmark import toggles
+    from django_dbopt.benchmark.models import ScratchAuthor
+    from django_dbopt.benchmark.scratch import scratch_tables
+    from django_dbopt.routing import use_primary
+
+    def queries_for_first_author(pk: int) -> int:
+        with toggles.orm_cache(), use_primary(), CaptureQueriesContext(connection) as seen:
+            ScratchAuthor.objects.get(pk=pk)
+        return len(seen.captured_queries)
+
+    with scratch_tables("default", authors=3, items=3) as first:
+        pk = first.author_pks[0]
+        assert queries_for_first_author(pk) == 1
+        assert queries_for_first_author(pk) == 0  # cached
+    with scratch_tables("default", authors=3, items=3) as second:
+        assert second.author_pks[0] == pk  # a new table, the same key
+        assert queries_for_first_author(pk) == 1

@@ -1,19 +1,22 @@
 """The scratch table set the built-in workloads run on.
 
 ``scratch_tables(alias)`` creates ``dbopt_bench_author`` and ``dbopt_bench_item``
-(dropping leftovers of an interrupted run first), seeds them, waits until every replica
-of ``alias`` has replayed them, and drops them when the block ends. A project's own
+(dropping leftovers of an interrupted run first), seeds them, invalidates them in the
+ORM cache, waits until every replica of ``alias`` has replayed them, and drops them when
+the block ends. A project's own
 tables are never read or written by the built-in workloads.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from django.core.cache import caches
 from django.db import DatabaseError, connections, transaction
 
 from django_dbopt.benchmark.models import ScratchAuthor, ScratchItem
@@ -75,6 +78,27 @@ def seed(alias: str, authors: int, items: int, seed_value: int = 13) -> ScratchS
     return ScratchSet(alias, authors, items, author_pks, tuple(r.pk for r in rows))
 
 
+def forget_cached() -> None:
+    """Bump the scratch tables' generations in the ORM cache, when there is one.
+
+    Creating or dropping a table bumps no generation, and a new scratch set has the same
+    primary keys as the last one: without this, rows cached from an earlier run's tables
+    (kept in Redis) would be served for the new ones."""
+    if importlib.util.find_spec("redis") is None:
+        return
+    from django_dbopt.cache.backend import TwoTierCache
+    from django_dbopt.conf import get_config
+
+    if not isinstance(caches[get_config().cache.cache], TwoTierCache):
+        return
+    from django_dbopt.benchmark.toggles import orm_cache
+    from django_dbopt.cache import invalidate_tables
+
+    with orm_cache():
+        if not invalidate_tables(TABLES):
+            raise BenchmarkError("could not invalidate the scratch tables in the cache")
+
+
 def replicas_of(alias: str) -> list[str]:
     from django_dbopt.conf import get_config
 
@@ -111,6 +135,7 @@ def scratch_tables(
         _drop(alias)
         _create(alias)
         scratch = seed(alias, authors, items)
+        forget_cached()
     except DatabaseError as e:
         raise BenchmarkError(f"could not create the scratch tables on {alias!r}: {e}") from e
     try:
@@ -125,3 +150,4 @@ def scratch_tables(
                 _drop(alias)
             except DatabaseError as e:
                 raise BenchmarkError(f"could not drop the scratch tables: {e}") from e
+            forget_cached()
