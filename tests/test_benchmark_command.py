@@ -102,3 +102,13 @@ def test_checks_report_bad_targets_and_workloads() -> None:
 
     ids = sorted(m.id for m in check_benchmark())
     assert ids == ["django_dbopt.E070", "django_dbopt.E071"]
+
+
+def test_open_loop_keeps_its_schedule() -> None:
+    report = _run("--workloads=crud", "--mode=open", "--rate=40", "--concurrency=2")
+    jsonschema.validate(report, SCHEMA)
+    assert report["pattern"]["mode"] == "open"  # type: ignore[index]
+    (crud,) = report["workloads"]  # type: ignore[misc]
+    # 0.3 s at 40/s: 12 slots measured, every one run (none left unfinished)
+    assert crud["ops"] + crud["errors"] + crud["unfinished"] == 12
+    assert crud["errors"] == 0

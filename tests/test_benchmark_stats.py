@@ -66,3 +66,31 @@ def test_docs_list_every_top_level_key_of_the_schema() -> None:
     text = (Path(__file__).resolve().parent.parent / "docs" / "benchmark.md").read_text()
     missing = [key for key in SCHEMA["properties"] if f"`{key}`" not in text]
     assert missing == []
+
+
+def test_a_failing_worker_setup_is_counted_not_lost() -> None:
+    from django_dbopt.benchmark.load import LoadPattern, Worker, run_load
+
+    def setup(worker: Worker) -> None:
+        raise RuntimeError(f"worker {worker.index} cannot start")
+
+    result = run_load(
+        lambda worker: "never",
+        LoadPattern(concurrency=2, duration_s=0.05, warmup_s=0, trials=1),
+        setup=setup,
+    )
+    assert result.ops == 0
+    assert result.errors == 2
+    assert result.error_samples[0].startswith("RuntimeError: worker")
+
+
+def test_open_loop_schedule_without_a_database() -> None:
+    from django_dbopt.benchmark.load import LoadPattern, run_load
+
+    result = run_load(
+        lambda worker: "tick",
+        LoadPattern("open", concurrency=1, duration_s=0.2, warmup_s=0.0, rate=50, trials=2),
+    )
+    assert result.ops == 10  # slots 0..9 of 20 ms each
+    assert [n for n, _ in result.windows] == [5, 5]
+    assert result.unfinished == 0

@@ -215,8 +215,9 @@ def _open(op: Operation, worker: Worker, local: _Local) -> None:
             return
         now = time.perf_counter_ns()
         if now >= hard_end:
-            with shared.lock:
-                shared.result.unfinished += 1
+            if scheduled >= shared.measure_ns:
+                with shared.lock:
+                    shared.result.unfinished += 1
             continue
         if scheduled > now:
             time.sleep((scheduled - now) / 1e9)  # the schedule, not a wait for a condition
@@ -235,7 +236,11 @@ def _thread_main(
     local = _Local(shared)
     try:
         if setup is not None:
-            setup(worker)
+            try:
+                setup(worker)
+            except Exception as e:  # noqa: BLE001  (counted: the thread then does no work)
+                local.error(e)
+                return
         if shared.pattern.mode == "open":
             _open(op, worker, local)
         else:

@@ -196,16 +196,16 @@ def run_benchmark(options: Options, progress: Progress | None = None) -> dict[st
     graded = grade(results.measured_for_grades(done, lag, pool_usage), targets)
     ran = [w for w in done if "ops" in w]
     should_store = config.store_history if options.store is None else options.store
-    if should_store or options.compare is not None:
-        compare_all(
-            ran,
-            options.alias,
-            env["env_key"],
-            against=options.compare,
-            runs=config.baseline_runs,
-            min_effect=config.min_effect,
-            alpha=config.alpha,
-        )
+    # comparing only reads the history: a run that is not stored is compared too
+    compare_all(
+        ran,
+        options.alias,
+        env["env_key"],
+        against=options.compare,
+        runs=config.baseline_runs,
+        min_effect=config.min_effect,
+        alpha=config.alpha,
+    )
     report: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "label": options.label,
