@@ -48,6 +48,10 @@ def everything_on(services: Any) -> Iterator[None]:
 
 
 def test_every_workload_runs_and_reports(everything_on: None) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # preloaded by the suite's server
+        cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
     options = Options(
         duration_s=0.4,
         warmup_s=0.1,
@@ -96,6 +100,8 @@ def test_every_workload_runs_and_reports(everything_on: None) -> None:
 
     assert report["calibration"]["method"] == "psycopg SELECT 1 loop"
     assert report["resources"]["pg_stat_database"]["xact_commit"] > 0
+    statements = report["resources"]["pg_stat_statements"]
+    assert any("dbopt_bench_item" in s["query"] and s["calls"] > 0 for s in statements)
     grades = {g["key"]: g for g in report["grades"]["targets"]}
     assert grades["replica_lag_s"]["grade"] is not None
     assert grades["p99_ms"]["target"] == 1000

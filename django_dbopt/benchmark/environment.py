@@ -5,7 +5,8 @@
 - ``Resources``: this process's CPU time and memory over a span (``resource`` and
   ``/proc/self/statm``);
 - ``pg_stat_database`` deltas of the benchmark's database, when it is PostgreSQL (the
-  server publishes backends' counters within about a second of their transactions).
+  server publishes backends' counters within about a second of their transactions), and
+  the statements with the most time in ``pg_stat_statements`` when it is installed.
 """
 
 from __future__ import annotations
@@ -156,6 +157,50 @@ def pg_stat_database(alias: str) -> dict[str, int] | None:
     if row is None:
         return None
     return {name: int(value or 0) for name, value in zip(PG_STAT_COLUMNS, row, strict=True)}
+
+
+_STATEMENTS_SQL = """
+SELECT s.queryid::text, s.calls, s.total_exec_time, left(s.query, 300)
+FROM pg_stat_statements s
+WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND s.queryid IS NOT NULL
+"""
+
+Statements = dict[str, tuple[int, float, str]]
+
+
+def pg_stat_statements(alias: str) -> Statements | None:
+    """``queryid -> (calls, total_exec_time ms, query)`` of this database, when the
+    ``pg_stat_statements`` extension is installed in it (None otherwise). The server keeps
+    statements normalized (``$1``): no parameter values."""
+    conn = connections[alias]
+    if conn.vendor != "postgresql":
+        return None
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'")
+            if cursor.fetchone() is None:
+                return None
+            cursor.execute(_STATEMENTS_SQL)
+            rows = cursor.fetchall()
+    except DatabaseError:
+        return None
+    return {qid: (int(calls), float(total), text) for qid, calls, total, text in rows}
+
+
+def statements_delta(
+    before: Statements | None, after: Statements | None, top: int = 10
+) -> list[dict[str, Any]] | None:
+    """The statements with the most execution time during the run (every client's)."""
+    if before is None or after is None:
+        return None
+    changed: list[tuple[float, int, str]] = []
+    for qid, (calls, total, text) in after.items():
+        old_calls, old_total, _ = before.get(qid, (0, 0.0, text))
+        if calls > old_calls:
+            changed.append((round(total - old_total, 3), calls - old_calls, text))
+    changed.sort(key=lambda item: -item[0])
+    return [{"query": q, "calls": n, "total_ms": ms} for ms, n, q in changed[:top]]
 
 
 def delta(before: dict[str, int] | None, after: dict[str, int] | None) -> dict[str, int] | None:

@@ -17,7 +17,14 @@ from django_dbopt.benchmark import ab as ab_module
 from django_dbopt.benchmark import cache_workloads, replica_workloads, results, workloads
 from django_dbopt.benchmark.ab import PARTS
 from django_dbopt.benchmark.calibration import calibrate
-from django_dbopt.benchmark.environment import Resources, delta, environment, pg_stat_database
+from django_dbopt.benchmark.environment import (
+    Resources,
+    delta,
+    environment,
+    pg_stat_database,
+    pg_stat_statements,
+    statements_delta,
+)
 from django_dbopt.benchmark.grades import grade
 from django_dbopt.benchmark.history import compare_all, store, workload_key
 from django_dbopt.benchmark.load import LoadPattern, LoadResult, run_load
@@ -179,6 +186,7 @@ def run_benchmark(options: Options, progress: Progress | None = None) -> dict[st
     say("calibrating: SELECT 1 round trips", None)
     floor = calibrate(options.alias) if options.calibrate else None
     server_before = pg_stat_database(options.alias)
+    statements_before = pg_stat_statements(options.alias)
     usage = Resources.start()
     preset = PRESETS[options.preset]
     with (
@@ -191,6 +199,7 @@ def run_benchmark(options: Options, progress: Progress | None = None) -> dict[st
         indexes = index_advice(results.merged_fingerprints(loads), options.alias)
     process = usage.stop()
     server = delta(server_before, pg_stat_database(options.alias))
+    statements = statements_delta(statements_before, pg_stat_statements(options.alias))
     lag, pool_usage = _server_figures(options.alias)
     targets = {k.lower(): float(v) for k, v in config.targets.items()}
     graded = grade(results.measured_for_grades(done, lag, pool_usage), targets)
@@ -216,7 +225,11 @@ def run_benchmark(options: Options, progress: Progress | None = None) -> dict[st
         "calibration": floor,
         "workloads": done,
         "ab": ab_results,
-        "resources": {"process": process, "pg_stat_database": server},
+        "resources": {
+            "process": process,
+            "pg_stat_database": server,
+            "pg_stat_statements": statements,
+        },
         "grades": graded,
         "regressions": sum(
             1 for w in ran if w.get("comparison", {}).get("status") == "regression"

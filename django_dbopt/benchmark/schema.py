@@ -229,7 +229,7 @@ SCHEMA: dict[str, Any] = {
         "ab": {"type": "array", "items": AB},
         "resources": {
             "type": "object",
-            "required": ["process", "pg_stat_database"],
+            "required": ["process", "pg_stat_database", "pg_stat_statements"],
             "properties": {
                 "process": {
                     "type": "object",
@@ -245,6 +245,14 @@ SCHEMA: dict[str, Any] = {
                 "pg_stat_database": {
                     "type": ["object", "null"],
                     "additionalProperties": {"type": "integer"},
+                },
+                "pg_stat_statements": {
+                    "type": ["array", "null"],
+                    "items": {
+                        "type": "object",
+                        "required": ["query", "calls", "total_ms"],
+                        "properties": {"query": _STR, "calls": _INT, "total_ms": _NUM},
+                    },
                 },
             },
         },

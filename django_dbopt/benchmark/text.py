@@ -126,6 +126,11 @@ def _resources(report: dict[str, Any]) -> list[str]:
     if server:
         shown = ", ".join(f"{k} +{v}" for k, v in server.items() if v)
         lines.append(f"pg_stat_database: {shown or 'no change'}")
+    for statement in (report["resources"].get("pg_stat_statements") or [])[:3]:
+        lines.append(
+            f"pg_stat_statements: {statement['calls']:>7}x {statement['total_ms']:>9.1f} ms  "
+            f"{' '.join(statement['query'].split())[:80]}"
+        )
     return lines
 
 
