@@ -201,7 +201,8 @@ def run_ab(
             row: dict[str, dict[str, float]] = {}
             for enabled in order:
                 with part.toggle(enabled):
-                    row["on" if enabled else "off"] = _measure(run_load(part.op, round_pattern))
+                    loaded = run_load(part.op, round_pattern, count_queries=part.name != "monitor")
+                    row["on" if enabled else "off"] = _measure(loaded)
             measured.append(row)
             if progress is not None:
                 progress(f"A/B {part.name}: round {number + 1}/{rounds}")

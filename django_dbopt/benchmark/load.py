@@ -99,8 +99,9 @@ class LoadResult:
 class _Shared:
     """What the threads of one run share (merged under a lock when each thread ends)."""
 
-    def __init__(self, pattern: LoadPattern) -> None:
+    def __init__(self, pattern: LoadPattern, count_queries: bool = True) -> None:
         self.pattern = pattern
+        self.count_queries = count_queries
         self.lock = threading.Lock()
         self.result = LoadResult(pattern, windows=[[0, 0] for _ in range(pattern.trials)])
         self.slots = itertools.count()
@@ -128,7 +129,7 @@ class _Local:
 
     def measure(self) -> None:
         """From the first measured operation on, count this thread's queries."""
-        if self.watch is None:
+        if self.watch is None and self.shared.count_queries:
             self.watch = Scope("benchmark", min_count=2**62, min_total_ns=0)
             watchers.set((*watchers.get(), self.watch))
 
@@ -256,15 +257,18 @@ def run_load(
     *,
     setup: Callable[[Worker], None] | None = None,
     progress: Callable[[float, int], None] | None = None,
+    count_queries: bool = True,
 ) -> LoadResult:
     """Run ``op`` under ``pattern`` in ``pattern.concurrency`` threads; merge results.
 
     ``progress(fraction_done, operations_so_far)`` is called from this thread about
-    five times a second while the load runs.
+    five times a second while the load runs. ``count_queries=False``: no per-query
+    bookkeeping of the benchmark's own (for the monitor's A/B, whose "off" side must not
+    pay for a watcher).
     """
     if pattern.mode == "open" and not pattern.rate:
         raise ValueError("an open loop needs a rate")
-    shared = _Shared(pattern)
+    shared = _Shared(pattern, count_queries)
     threads = [
         threading.Thread(
             target=_thread_main, args=(op, n, shared, setup), name=f"dbopt-bench-{n}", daemon=True
