@@ -52,9 +52,14 @@ def test_every_workload_runs_and_reports(everything_on: None) -> None:
 
     with connection.cursor() as cursor:  # preloaded by the suite's server
         cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    from django.test import Client
+
+    # the first request of a process loads the URLconf and compiles templates: under a
+    # heavy load that alone can outlast a sub-second run
+    assert Client().get("/security-events/").status_code == 200
     options = Options(
-        duration_s=0.4,
-        warmup_s=0.1,
+        duration_s=0.6,
+        warmup_s=0.2,
         trials=2,
         user=[
             "function:tests.test_benchmark_run.nplusone",
@@ -71,7 +76,7 @@ def test_every_workload_runs_and_reports(everything_on: None) -> None:
     assert set(BUILTIN) <= set(by_name)
     for w in report["workloads"]:
         assert "skipped" not in w, w
-        assert w["ops"] > 0, w["name"]
+        assert w["ops"] > 0, (w["name"], w["errors"], w["error_samples"])
         assert w["errors"] == 0, (w["name"], w["error_samples"])
         lat = w["latency_ms"]
         assert 0 < lat["p50"] <= lat["p95"] <= lat["p99"] <= lat["p99_9"] <= lat["max"]
