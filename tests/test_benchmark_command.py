@@ -45,6 +45,11 @@ def test_crud_runs_and_json_fits_the_schema() -> None:
     assert "dbopt_bench_item" not in tables
     assert "users" in tables or User._meta.db_table in tables
 
+    again = _run("--workloads=crud")
+    comparison = again["workloads"][0]["comparison"]  # type: ignore[index]
+    assert comparison["baseline_runs"] == [report["run_id"]]
+    assert isinstance(comparison["floor_change"], float)  # the calibration floor's move
+
 
 def test_text_report_shows_percentiles_and_grades() -> None:
     out = StringIO()

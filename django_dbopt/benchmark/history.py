@@ -130,8 +130,14 @@ def compare_all(
     runs: int,
     min_effect: float,
     alpha: float,
+    floor_ms: float | None = None,
 ) -> None:
-    """Fill each result's ``comparison`` in place."""
+    """Fill each result's ``comparison`` in place.
+
+    ``floor_ms``: this run's calibration P50; each comparison then also says how much the
+    database floor moved since its baseline runs (``floor_change``), so a busier machine
+    can be told from slower code when reading a flag (the flag itself is not adjusted).
+    """
     keys = {r["key"] for r in results}
     if against is not None:
         run = load_run(alias, against)
@@ -145,4 +151,22 @@ def compare_all(
             result.get("trial_means_ms") or [], means, min_effect=min_effect, alpha=alpha
         )
         comparison["baseline_runs"] = run_ids
+        comparison["floor_change"] = _floor_change(alias, run_ids, floor_ms)
         result["comparison"] = comparison
+
+
+def _floor_change(alias: str, run_ids: list[int], floor_ms: float | None) -> float | None:
+    if not floor_ms or not run_ids:
+        return None
+    try:
+        reports = (
+            BenchmarkRun.objects.using(alias)
+            .filter(pk__in=run_ids)
+            .values_list("report", flat=True)
+        )
+        floors = [(r.get("calibration") or {}).get("p50_ms") for r in reports]
+    except DatabaseError as e:
+        logger.warning("benchmark history unavailable: %s", e)
+        return None
+    known = [f for f in floors if f]
+    return floor_ms / statistics.median(known) - 1 if known else None

@@ -214,6 +214,7 @@ def run_benchmark(options: Options, progress: Progress | None = None) -> dict[st
         runs=config.baseline_runs,
         min_effect=config.min_effect,
         alpha=config.alpha,
+        floor_ms=floor["p50_ms"] if floor else None,
     )
     report: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,

@@ -105,6 +105,7 @@ WORKLOAD_RUN = {
                 "p_faster": _NUM,
                 "latency_ratio": RATIO,
                 "baseline_runs": {"type": "array", "items": {"type": "integer"}},
+                "floor_change": _NUM_OR_NULL,
             },
         },
     },

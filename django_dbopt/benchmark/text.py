@@ -72,9 +72,11 @@ def _workloads(report: dict[str, Any]) -> list[str]:
             lines.append(f"  error: {sample}")
         comparison = w.get("comparison")
         if comparison and comparison["status"] != "no baseline":
+            floor = comparison.get("floor_change")
+            moved = "" if floor is None else f" (database floor {floor:+.0%} since)"
             lines.append(
                 f"  vs runs {comparison['baseline_runs']}: {comparison['status']}, median "
-                f"{comparison['effect']:+.1%}, p(slower) {comparison['p_slower']:.3f}"
+                f"{comparison['effect']:+.1%}, p(slower) {comparison['p_slower']:.3f}{moved}"
             )
     return lines
 
