@@ -76,7 +76,7 @@ def test_a_read_on_a_replica_that_hangs_ends_in_time_on_the_primary(
             assert outcome.seconds is not None, "the read was still blocked after 20 s"
             assert outcome.error is None, outcome.error
             emails, seconds = outcome.value
-            print(f"\n[{alias}] read on a frozen replica answered from the primary in {seconds:.3f} s")
+            print(f"\n[{alias}] read on a frozen replica: primary answered in {seconds:.3f} s")
             assert emails == [row]
             assert seconds < BOUND
             assert counters.snapshot()["replica-failed"] == 1
