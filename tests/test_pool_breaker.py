@@ -94,8 +94,9 @@ def test_a_trial_that_never_reports_is_presumed_lost() -> None:
 def test_a_checkout_behind_a_slow_trial_connection_does_not_fail(delayed: TcpProxy) -> None:
     """Reproduction from the issue: each connect takes 0.5 s once the server is back;
     checkout A is the trial, checkout B starts 0.1 s later and must not fail."""
-    with override_settings(DBOPT={"POOL": {"CONNECT_FAILURES_TO_OPEN": 2}}), pooled(
-        "delayed", min_size=0, max_size=4, timeout=5
+    with (
+        override_settings(DBOPT={"POOL": {"CONNECT_FAILURES_TO_OPEN": 2}}),
+        pooled("delayed", min_size=0, max_size=4, timeout=5),
     ):
         _checkout("delayed")
         delayed.refuse()
@@ -186,8 +187,9 @@ def test_restarts_under_load_fail_nothing_once_the_server_is_back(
             failed = _wsgi_get(handler, "/load/") != 200  # a database error is a 500
             log.append((started, time.monotonic() - started, failed))
 
-    with override_settings(DBOPT={"POOL": {"CONNECT_FAILURES_TO_OPEN": 3}}), pooled(
-        "restartable", min_size=2, max_size=4, timeout=10
+    with (
+        override_settings(DBOPT={"POOL": {"CONNECT_FAILURES_TO_OPEN": 3}}),
+        pooled("restartable", min_size=2, max_size=4, timeout=10),
     ):
         threads = [threading.Thread(target=worker) for _ in range(4)]
         for thread in threads:
@@ -209,9 +211,9 @@ def test_restarts_under_load_fail_nothing_once_the_server_is_back(
                 server.start()
 
     def phase(started: float, seconds: float) -> str:
-        """"down": the request overlapped a stop..start window (the server went away
-        during it or before it); "back": it ran entirely after a start() returned and
-        before the next stop; "before": before the first restart."""
+        """``down``: the request overlapped a stop..start window (the server went away
+        during it or before it); ``back``: it ran entirely after a start() returned and
+        before the next stop; ``before``: before the first restart."""
         ended = started + seconds
         for down, back in zip(down_at, back_at, strict=True):
             if started < back and ended >= down:

@@ -202,8 +202,10 @@ def test_a_replica_that_hangs_does_not_blind_the_probes_to_another(
                 assert hang2.lag_s > max_lag
                 probed = hang2.probed_at
                 wait_for(
-                    lambda: next(r.probed_at for r in status().replicas if r.alias == "hang2")
-                    != probed,
+                    lambda: (
+                        next(r.probed_at for r in status().replicas if r.alias == "hang2")
+                        != probed
+                    ),
                     5,
                     "hang2 probed again while hang1 hangs",
                 )
