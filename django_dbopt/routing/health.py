@@ -23,6 +23,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
+from django.db import connections
 
 from django_dbopt.breaker import CircuitBreaker
 from django_dbopt.conf import RoutingSettings, get_config
@@ -108,6 +109,7 @@ class HealthMonitor:
             self.identities = {}
 
     def _run(self, stop: threading.Event) -> None:
+        reported = ""
         while not stop.is_set():
             interval = 2.0
             try:
@@ -115,7 +117,9 @@ class HealthMonitor:
                 interval = config.probe_interval_s
                 self.probe_round(config)
             except ImproperlyConfigured as e:
-                logger.error("replica probes paused: %s", e)
+                if str(e) != reported:  # once per problem, not every round
+                    reported = str(e)
+                    logger.error("replica probes paused: %s", e)
             except Exception:  # the probe thread must outlive any bug: log it and go on
                 logger.exception("replica probe round failed")
             if stop.is_set():
@@ -131,6 +135,7 @@ class HealthMonitor:
             self._probe_round(config)
 
     def _probe_round(self, config: RoutingSettings) -> None:
+        _check_aliases(config)
         with self._lock:
             transitions = self._sync_members(config)
             in_use = set(self._replicas) | set(self._primaries)
@@ -288,6 +293,19 @@ class HealthMonitor:
                 [r.copy() for r in self._replicas.values()],
                 [p.copy() for p in self._primaries.values()],
             )
+
+
+def _check_aliases(config: RoutingSettings) -> None:
+    """Every alias of ``REPLICAS`` is in ``DATABASES`` (check E004, for processes that
+    skipped the checks): else ``ImproperlyConfigured``, in words, and no probe runs."""
+    for primary, members in config.replicas.items():
+        for alias in (primary, *members):
+            if alias not in connections.settings:
+                raise ImproperlyConfigured(
+                    f"DBOPT['ROUTING']['REPLICAS'] names the database alias {alias!r}, which "
+                    f"is not in DATABASES. Use one of: {', '.join(connections.settings)}. "
+                    "(django_dbopt.E004)"
+                )
 
 
 #: this process's monitor

@@ -7,17 +7,23 @@ health endpoint and Prometheus metrics)::
     report = status()              # what this process knows now (no I/O)
     report = status(refresh=True)  # probe every server first (blocks up to the timeouts)
     report.replicas[0].lag_s, report.counters["replica"], report.as_dict()
+    probed_replica("replica1")     # one replica's state, probed now only if none is fresh
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
+
 from django_dbopt.routing import counters
 from django_dbopt.routing.health import monitor
+from django_dbopt.routing.states import max_probe_age
 from django_dbopt.routing.tokens import format_lsn
+from django_dbopt.topology import primary_of
 
 
 @dataclass(frozen=True)
@@ -107,3 +113,28 @@ def status(refresh: bool = False) -> RoutingStatus:
         counters=counters.snapshot(),
         probing=monitor.running,
     )
+
+
+def probed_replica(alias: str) -> ReplicaStatus | None:
+    """What the probes know of configured replica ``alias``, for answers that must stay
+    short whatever the replica does (readiness, ``dbopt_pool``): this process's state
+    when its last probe is recent, else after one probe round now (bounded by
+    ``PROBE_TIMEOUT_S`` per phase, even on a hung server). None: not a configured
+    replica, or ``DBOPT`` is broken."""
+    if primary_of(alias) == alias:
+        return None
+    try:
+        from django_dbopt.conf import get_config
+
+        limit = max_probe_age(get_config().routing)
+        found = _find(alias)
+        if found is None or found.probed_at is None or time.time() - found.probed_at > limit:
+            monitor.probe_round()
+            found = _find(alias)
+    except ImproperlyConfigured:
+        return None
+    return found
+
+
+def _find(alias: str) -> ReplicaStatus | None:
+    return next((r for r in status().replicas if r.alias == alias), None)
