@@ -29,7 +29,7 @@ class CircuitBreaker:
         failures: int = 3,
         reset_after: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
-        trial_timeout: float = 60.0,
+        trial_timeout: float = 10.0,
     ) -> None:
         if failures < 1:
             raise ValueError("failures must be at least 1")

@@ -192,6 +192,15 @@ def test_a_replica_that_hangs_does_not_blind_the_probes_to_another(
             wait_for(lambda: {r[2] for r in reads} >= {"hang1", "hang2"}, 15, "reads on both")
             proxied.proxies["hang1"].freeze()
             wait_for(lambda: replica_state("hang1") == "down", 10, "hang1 out of rotation")
+            age = next(r.good_probe_age_s for r in status().replicas if r.alias == "hang1")
+            wait_for(
+                lambda: (
+                    next(r.good_probe_age_s for r in status().replicas if r.alias == "hang1")
+                    > (age or 0) + 0.5
+                ),
+                10,
+                "hang1's last good probe to age",
+            )
             with services.replay_paused():
                 User.objects.create_user(email="behind@example.com", password="x")
                 wrote_at = time.monotonic()

@@ -23,12 +23,11 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
-from django.db import connections
 
 from django_dbopt.breaker import CircuitBreaker
 from django_dbopt.conf import RoutingSettings, get_config
 from django_dbopt.routing.events import announce
-from django_dbopt.routing.probe import ProbeFailed, Prober, ReplicaSample
+from django_dbopt.routing.probe import ProbeFailed, Prober, ReplicaSample, check_aliases
 from django_dbopt.routing.states import (
     ClusterTable,
     PrimaryHealth,
@@ -135,7 +134,7 @@ class HealthMonitor:
             self._probe_round(config)
 
     def _probe_round(self, config: RoutingSettings) -> None:
-        _check_aliases(config)
+        check_aliases(config.replicas)
         with self._lock:
             transitions = self._sync_members(config)
             in_use = set(self._replicas) | set(self._primaries)
@@ -293,19 +292,6 @@ class HealthMonitor:
                 [r.copy() for r in self._replicas.values()],
                 [p.copy() for p in self._primaries.values()],
             )
-
-
-def _check_aliases(config: RoutingSettings) -> None:
-    """Every alias of ``REPLICAS`` is in ``DATABASES`` (check E004, for processes that
-    skipped the checks): else ``ImproperlyConfigured``, in words, and no probe runs."""
-    for primary, members in config.replicas.items():
-        for alias in (primary, *members):
-            if alias not in connections.settings:
-                raise ImproperlyConfigured(
-                    f"DBOPT['ROUTING']['REPLICAS'] names the database alias {alias!r}, which "
-                    f"is not in DATABASES. Use one of: {', '.join(connections.settings)}. "
-                    "(django_dbopt.E004)"
-                )
 
 
 #: this process's monitor

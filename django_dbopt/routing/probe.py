@@ -83,6 +83,19 @@ class ProbeFailed:
     timed_out: bool = False
 
 
+def check_aliases(replicas: dict[str, dict[str, float]]) -> None:
+    """Every alias of ``REPLICAS`` is in ``DATABASES`` (check E004, for processes that
+    skipped the checks): else ``ImproperlyConfigured``, in words, and no probe runs."""
+    for primary, members in replicas.items():
+        for alias in (primary, *members):
+            if alias not in connections.settings:
+                raise ImproperlyConfigured(
+                    f"DBOPT['ROUTING']['REPLICAS'] names the database alias {alias!r}, which "
+                    f"is not in DATABASES. Use one of: {', '.join(connections.settings)}. "
+                    "(django_dbopt.E004)"
+                )
+
+
 def connect_kwargs(
     alias: str, timeout_s: float, application_name: str = "django_dbopt probe"
 ) -> dict[str, Any]:

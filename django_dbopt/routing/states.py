@@ -102,7 +102,7 @@ class ReplicaHealth:
         config: RoutingSettings,
     ) -> list[Transition]:
         self.probed_at = time.time()
-        self.ok_at = sample.at
+        self.ok_at = time.monotonic()
         self.reachable, self.in_recovery = True, sample.in_recovery
         self.lag_s, self.lag_bytes = lag_s, lag_bytes
         self.replay_lsn = sample.replay_lsn

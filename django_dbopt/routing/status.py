@@ -45,6 +45,9 @@ class ReplicaStatus:
     good_probes: int
     last_error: str | None
     probed_at: float | None  # Unix time of the last probe
+    #: seconds since the last probe that answered (None: never); past MAX_PROBE_AGE_S
+    #: the replica is out of rotation
+    good_probe_age_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ def status(refresh: bool = False) -> RoutingStatus:
         monitor.probe_round()
     replicas, primaries = monitor.snapshot()
     reads = counters.reads()
+    now = time.monotonic()
     return RoutingStatus(
         primaries=[
             PrimaryStatus(
@@ -107,6 +111,7 @@ def status(refresh: bool = False) -> RoutingStatus:
                 good_probes=r.good_probes,
                 last_error=r.last_error,
                 probed_at=r.probed_at,
+                good_probe_age_s=None if r.ok_at is None else round(now - r.ok_at, 3),
             )
             for r in replicas
         ],

@@ -27,7 +27,6 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -38,14 +37,18 @@ logger = logging.getLogger("django_dbopt.routing")
 TICK_S = 0.05
 
 
-@dataclass(eq=False)
 class Read:
-    alias: str
-    fd: int
-    limit: float
-    started: float = field(default_factory=time.monotonic)
-    #: set when the watchdog shut the read's socket down
-    cut: bool = False
+    """One read in flight on a replica."""
+
+    __slots__ = ("alias", "cut", "fd", "limit", "started")
+
+    def __init__(self, alias: str, fd: int, limit: float) -> None:
+        self.alias = alias
+        self.fd = fd
+        self.limit = limit
+        self.started = time.monotonic()
+        #: set when the watchdog shut the read's socket down
+        self.cut = False
 
 
 def shutdown_fd(fd: int) -> None:
