@@ -91,14 +91,14 @@ def test_a_read_on_a_replica_that_hangs_ends_in_time_on_the_primary(
 
 def test_a_long_query_on_a_live_replica_is_not_cut(proxied: Proxied, row: str) -> None:  # noqa: F811
     """A read longer than READ_TIMEOUT_S on a server that answers pings runs to its end."""
-    with routed(replicas={"default": {"hang1": 1}}, read_timeout_s=0.2):
+    with routed(replicas={"default": {"hang1": 1}}, read_timeout_s=0.5):
         monitor.ensure_started()
         monitor.probe_round()
         with routing_scope():
             queryset = User.objects.filter(email=row)
             assert queryset.db == "hang1"
             with connections["hang1"].cursor() as cursor:
-                cursor.execute("SELECT pg_sleep(1.5), 42")
+                cursor.execute("SELECT pg_sleep(2.5), 42")
                 assert cursor.fetchone() == ("", 42)
         assert counters.snapshot()["replica-failed"] == 0
         assert replica_state("hang1") == "healthy"

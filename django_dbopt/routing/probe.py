@@ -130,6 +130,8 @@ class Prober:
 
     def __init__(self) -> None:
         self._conns: dict[str, psycopg.Connection[Any]] = {}
+        #: held to close a connection or shut its socket down: never a reused socket number
+        self._closing = threading.Lock()
         #: alias -> the thread probing it now (a stuck one stays here until it ends)
         self._threads: dict[str, threading.Thread] = {}
 
@@ -183,10 +185,11 @@ class Prober:
     def abort(self, alias: str) -> None:
         """Wake a probe stuck on ``alias``'s connection and forget that connection (the
         stuck thread still holds it: it fails, and the next probe connects afresh)."""
-        conn = self._conns.pop(alias, None)
-        if conn is not None and not conn.closed:
-            with contextlib.suppress(psycopg.Error, OSError, ValueError):
-                shutdown_fd(conn.pgconn.socket)
+        with self._closing:
+            conn = self._conns.pop(alias, None)
+            if conn is not None and not conn.closed:
+                with contextlib.suppress(psycopg.Error, OSError, ValueError):
+                    shutdown_fd(conn.pgconn.socket)
 
     def _row(self, alias: str, sql: str, timeout_s: float) -> tuple[Any, ...]:
         conn = self._conns.get(alias)
@@ -196,10 +199,11 @@ class Prober:
         try:
             row = conn.execute(sql).fetchone()
         except psycopg.Error:
-            if self._conns.get(alias) is conn:
-                del self._conns[alias]
-            with contextlib.suppress(psycopg.Error):  # a broken socket: nothing to close
-                conn.close()
+            with self._closing:
+                if self._conns.get(alias) is conn:
+                    del self._conns[alias]
+                with contextlib.suppress(psycopg.Error):  # a broken socket: nothing to close
+                    conn.close()
             raise
         assert row is not None
         return tuple(row)
@@ -230,10 +234,11 @@ class Prober:
             if thread is not None and thread.is_alive():
                 self.abort(name)  # never close under a thread still using it
                 continue
-            conn = self._conns.pop(name, None)
-            if conn is not None and not conn.closed:
-                with contextlib.suppress(psycopg.Error):  # a broken socket: nothing to close
-                    conn.close()
+            with self._closing:
+                conn = self._conns.pop(name, None)
+                if conn is not None and not conn.closed:
+                    with contextlib.suppress(psycopg.Error):  # a broken socket: nothing to close
+                        conn.close()
 
     def forget(self) -> None:
         """Drop connections without closing them (after fork: they belong to the parent)."""

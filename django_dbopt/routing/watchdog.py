@@ -30,6 +30,7 @@ import time
 from typing import Any
 
 import psycopg
+from django.core.exceptions import ImproperlyConfigured
 
 logger = logging.getLogger("django_dbopt.routing")
 
@@ -105,11 +106,9 @@ class Watchdog:
     def close(self) -> None:
         """Close the ping connections not in use (tests; when probing stops)."""
         with self._lock:
-            idle = [a for a in self._ping_conns if a not in self._pings]
-            conns = [self._ping_conns.pop(a) for a in idle]
-        for conn in conns:
-            with contextlib.suppress(psycopg.Error):
-                conn.close()
+            for alias in [a for a in self._ping_conns if a not in self._pings]:
+                with contextlib.suppress(psycopg.Error):
+                    self._ping_conns.pop(alias).close()
 
     # -- the watchdog thread -------------------------------------------------------------
     def _start(self) -> None:
@@ -168,16 +167,19 @@ class Watchdog:
 
         try:
             conn = self._ping_conns.get(alias)
+            if conn is not None and not conn.closed:
+                try:
+                    conn.execute("SELECT 1")
+                except psycopg.OperationalError:  # an idle connection the server dropped:
+                    self._drop_ping_conn(alias)  # not a verdict; try a fresh one
+                    conn = None
             if conn is None or conn.closed:
                 conn = psycopg.connect(**connect_kwargs(alias, limit, "django_dbopt ping"))
                 self._ping_conns[alias] = conn
-            conn.execute("SELECT 1")
-        except (psycopg.Error, OSError, KeyError) as e:
+                conn.execute("SELECT 1")
+        except (psycopg.Error, OSError, ImproperlyConfigured) as e:
             logger.info("replica %s did not answer a liveness ping: %s", alias, e)
-            conn = self._ping_conns.pop(alias, None)
-            if conn is not None:
-                with contextlib.suppress(psycopg.Error):
-                    conn.close()
+            self._drop_ping_conn(alias)
             with self._lock:
                 self._failed[alias] = time.monotonic()
                 self._pings.pop(alias, None)
@@ -186,6 +188,14 @@ class Watchdog:
             self._alive[alias] = time.monotonic()
             self._failed.pop(alias, None)
             self._pings.pop(alias, None)
+
+    def _drop_ping_conn(self, alias: str) -> None:
+        # under the lock: ``_cut`` must never shut down a socket number already reused
+        with self._lock:
+            conn = self._ping_conns.pop(alias, None)
+            if conn is not None:
+                with contextlib.suppress(psycopg.Error):
+                    conn.close()
 
 
 #: this process's watchdog

@@ -96,7 +96,11 @@ def _on_replica(
 ) -> Any:
     read = _watch(conn)
     try:
-        return execute(sql, params, many, context)
+        try:
+            return execute(sql, params, many, context)
+        finally:  # before the socket can be closed and its number reused
+            if read is not None:
+                watchdog.done(read)
     except (OperationalError, InterfaceError) as e:
         hung = read is not None and read.cut
         if conn.in_atomic_block or many or statement_kind(sql) != "read":
@@ -115,9 +119,6 @@ def _on_replica(
         # The caller fetches from its own cursor wrapper: hand it the primary's cursor.
         context["cursor"].cursor = fresh.cursor
         return None
-    finally:
-        if read is not None:
-            watchdog.done(read)
 
 
 def _watch(conn: BaseDatabaseWrapper) -> Read | None:
