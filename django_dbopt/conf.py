@@ -71,6 +71,12 @@ class RoutingSettings:
     max_staleness_s: float = field(default=30.0, metadata={MIN: 0})
     cookie_name: str = "dbopt_lsn"
     cookie_max_age_s: int = field(default=300, metadata={MIN: 1})
+    #: a replica read silent this long gets its server pinged; unanswered within as long
+    #: again, the read is cut and run on the primary (``0``: no client-side limit)
+    read_timeout_s: float = field(default=0.3, metadata={MIN: 0})
+    #: a replica whose last good probe is older leaves rotation
+    #: (``None``: 3 x ``PROBE_INTERVAL_S`` + 2 x ``PROBE_TIMEOUT_S``)
+    max_probe_age_s: float | None = field(default=None, metadata={MIN: 0.1})
 
 
 @dataclass(frozen=True)

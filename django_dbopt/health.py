@@ -48,8 +48,6 @@ def checked_aliases() -> list[str]:
 
 def check_database(alias: str) -> dict[str, Any]:
     """Probe one alias, read-only. Never raises for a database error: it reports it."""
-    from django_dbopt.pool.stats import pool_stats
-
     result: dict[str, Any] = {
         "alias": alias,
         "reachable": False,
@@ -61,8 +59,12 @@ def check_database(alias: str) -> dict[str, Any]:
         "pool": None,
         "error": None,
     }
-    wrapper = connections[alias]
     started = time.perf_counter()
+    if _from_probes(alias, result):
+        result["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        _add_pool(alias, result)
+        return result
+    wrapper = connections[alias]
     try:
         if wrapper.vendor == "postgresql":
             timeout_ms = int(get_config().pool.health_timeout_ms)
@@ -85,11 +87,36 @@ def check_database(alias: str) -> dict[str, Any]:
     except DatabaseError as e:
         result["error"] = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e) else ''}"
     result["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
-    stats = pool_stats(alias)  # after the probe, which may have opened the pool
+    _add_pool(alias, result)  # after the probe, which may have opened the pool
+    return result
+
+
+def _add_pool(alias: str, result: dict[str, Any]) -> None:
+    from django_dbopt.pool.stats import pool_stats
+
+    stats = pool_stats(alias)
     if stats is not None:
         result["breaker"] = stats.get("breaker")
         result["pool"] = {k: stats[k] for k in POOL_KEYS if k in stats}
-    return result
+
+
+def _from_probes(alias: str, result: dict[str, Any]) -> bool:
+    """A configured replica is answered from the router's probes (bounded in time even
+    when it refuses connections or hangs; no pool checkout waits on it)."""
+    from django_dbopt.routing.status import probed_replica
+
+    replica = probed_replica(alias)
+    if replica is None:
+        return False
+    reachable = bool(replica.reachable) and replica.state not in ("down", "unknown")
+    result["reachable"] = reachable
+    if reachable:
+        result["role"] = "replica" if replica.in_recovery else "primary"
+        result["lag_s"] = None if replica.lag_s is None else round(replica.lag_s, 3)
+        result["lag_bytes"] = replica.lag_bytes
+    else:
+        result["error"] = f"ReplicaUnavailable: {replica.last_error or replica.state}"
+    return True
 
 
 def readiness_report() -> tuple[str, list[dict[str, Any]]]:

@@ -103,9 +103,12 @@ class ManagedPool(ConnectionPool):
 
             auto_resize()
         if self.breaker.state != "closed":
-            conn = self._probe(self.timeout if timeout is None else timeout)
-            tracker.checkout(conn)
-            return conn
+            deadline = now + (self.timeout if timeout is None else timeout)
+            conn = self._probe(deadline)
+            if conn is not None:
+                tracker.checkout(conn)
+                return conn
+            timeout = max(0.0, deadline - time.monotonic())  # closed now: the usual way
         errors_before = self._stats.get(self._CONNECTIONS_ERRORS, 0)
         try:
             conn = super().getconn(timeout)
@@ -144,24 +147,32 @@ class ManagedPool(ConnectionPool):
             logger.warning("Discarding a connection of %r: its reset failed: %s", self.alias, e)
             conn.close()  # psycopg_pool then replaces it
 
-    def _probe(self, timeout: float) -> Any:
-        """Breaker not closed: refuse at once, or be the one caller that tries the server.
+    def _probe(self, deadline: float) -> Any:
+        """Breaker not closed: refuse at once, or be the one caller that tries the server,
+        or wait (within this checkout's ``timeout``) for the caller that is trying it.
 
         A successful probe closes the breaker and its connection is handed to the caller
         (counted as one more pool connection; the pool shrinks back when idle), so the
         first request after an outage does not wait for the pool's reconnect backoff.
+        Callers that waited for a successful probe connect the same way when the pool has
+        no idle connection yet, for the same reason; if the probe failed, they fail at once.
+        ``None``: the breaker is closed and connections are ready, check out as usual.
         """
-        if not self.breaker.allow():
+        admission = self.breaker.acquire(wait=max(0.0, deadline - time.monotonic()))
+        if admission == "refused":
             self.tracker.counters["breaker_rejections"] += 1
             raise PoolUnavailable(self._unavailable_message())
+        if admission == "closed" and self._pool:
+            return None  # idle connections are ready: take one the usual way
         try:
-            conn = self._attempt(timeout, probe=True)
+            conn = self._attempt(max(0.1, deadline - time.monotonic()), probe=True)
         except psycopg.Error as e:
             self.tracker.counters["breaker_rejections"] += 1
             raise PoolUnavailable(self._unavailable_message()) from e
         with self._lock:
             self._nconns += 1
-        self.drain()  # the server is back: replace connections made before the outage
+        if admission == "trial":
+            self.drain()  # the server is back: replace connections made before the outage
         return conn
 
     def _exhausted_message(self, detail: str) -> str:

@@ -68,6 +68,11 @@ def configured(alias: str) -> dict[str, Any]:
 
 
 def server_view(alias: str) -> dict[str, Any]:
+    from django_dbopt.routing.status import probed_replica
+
+    replica = probed_replica(alias)  # a replica the probes find down: no checkout waits
+    if replica is not None and (not replica.reachable or replica.state in ("down", "unknown")):
+        return {"error": f"ReplicaUnavailable: {replica.last_error or replica.state}"}
     try:
         with connections[alias].cursor() as cursor:
             cursor.execute(SERVER_SQL)

@@ -18,25 +18,27 @@ import logging
 import os
 import random
 import threading
+import time
 from typing import Any
 
-import psycopg
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
 from django_dbopt.breaker import CircuitBreaker
 from django_dbopt.conf import RoutingSettings, get_config
-from django_dbopt.routing.events import announce, first_line
-from django_dbopt.routing.probe import Prober, ReplicaSample
+from django_dbopt.routing.events import announce
+from django_dbopt.routing.probe import ProbeFailed, Prober, ReplicaSample, check_aliases
 from django_dbopt.routing.states import (
     ClusterTable,
     PrimaryHealth,
     ReplicaHealth,
     Transition,
     build_table,
+    max_probe_age,
     replica_lag,
 )
 from django_dbopt.routing.tokens import Identity
+from django_dbopt.routing.watchdog import watchdog
 
 logger = logging.getLogger("django_dbopt.routing")
 
@@ -94,6 +96,7 @@ class HealthMonitor:
         self._thread = None
         self.running = False
         self._prober.close()
+        watchdog.close()
 
     def reset(self) -> None:
         """Stop probing and forget every replica's state (tests; settings reloads)."""
@@ -105,6 +108,7 @@ class HealthMonitor:
             self.identities = {}
 
     def _run(self, stop: threading.Event) -> None:
+        reported = ""
         while not stop.is_set():
             interval = 2.0
             try:
@@ -112,7 +116,9 @@ class HealthMonitor:
                 interval = config.probe_interval_s
                 self.probe_round(config)
             except ImproperlyConfigured as e:
-                logger.error("replica probes paused: %s", e)
+                if str(e) != reported:  # once per problem, not every round
+                    reported = str(e)
+                    logger.error("replica probes paused: %s", e)
             except Exception:  # the probe thread must outlive any bug: log it and go on
                 logger.exception("replica probe round failed")
             if stop.is_set():
@@ -128,6 +134,7 @@ class HealthMonitor:
             self._probe_round(config)
 
     def _probe_round(self, config: RoutingSettings) -> None:
+        check_aliases(config.replicas)
         with self._lock:
             transitions = self._sync_members(config)
             in_use = set(self._replicas) | set(self._primaries)
@@ -136,37 +143,63 @@ class HealthMonitor:
             primaries = list(self._primaries.values())
         for alias in retired:
             self._prober.close(alias)
-        for primary in primaries:
-            transitions += self._probe_primary(primary, config)
-        for replica in members:
-            transitions += self._probe_replica(replica, config)
+        timeout = config.probe_timeout_s
+        # Primaries first (replica lag is measured against them), then every replica at
+        # once: each phase takes at most PROBE_TIMEOUT_S, whatever a server does.
+        answers = self._prober.run([p.alias for p in primaries], self._prober.primary, timeout)
         with self._lock:
+            for primary in primaries:
+                answer = answers[primary.alias]
+                if isinstance(answer, ProbeFailed):
+                    transitions += primary.failed(answer.error)
+                else:
+                    transitions += primary.observe(answer)
+        # An open breaker skips the probe; half-open lets this one through as its trial.
+        members = [r for r in members if r.breaker.allow()]
+        samples = self._prober.run([r.alias for r in members], self._prober.replica, timeout)
+        for replica in members:
+            transitions += self._replica_answered(replica, samples[replica.alias], config)
+        with self._lock:
+            transitions += self._expire(config)
             self._publish(config)
         announce(transitions, sender=HealthMonitor)
 
-    def _probe_primary(self, primary: PrimaryHealth, config: RoutingSettings) -> list[Transition]:
-        try:
-            sample = self._prober.primary(primary.alias, config.probe_timeout_s)
-        except psycopg.Error as e:
-            with self._lock:
-                return primary.failed(first_line(e))
-        with self._lock:
-            return primary.observe(sample)
-
-    def _probe_replica(self, replica: ReplicaHealth, config: RoutingSettings) -> list[Transition]:
-        if not replica.breaker.allow():
-            return []  # open: do not hammer a dead server; half-open lets one probe through
-        try:
-            sample: ReplicaSample = self._prober.replica(replica.alias, config.probe_timeout_s)
-        except psycopg.Error as e:
+    def _replica_answered(
+        self, replica: ReplicaHealth, answer: ReplicaSample | ProbeFailed, config: RoutingSettings
+    ) -> list[Transition]:
+        if isinstance(answer, ProbeFailed):
             replica.breaker.failure()
             with self._lock:
-                return replica.failed(first_line(e))
+                return replica.failed(answer.error)
         replica.breaker.success()
+        watchdog.alive(replica.alias)
         with self._lock:  # request threads report failures on the same objects
             primary = self._primaries.get(replica.primary)
-            lag_s, lag_bytes = replica_lag(primary, sample)
-            return replica.observe(sample, primary, lag_s, lag_bytes, config)
+            lag_s, lag_bytes = replica_lag(primary, answer)
+            return replica.observe(answer, primary, lag_s, lag_bytes, config)
+
+    def _expire(self, config: RoutingSettings) -> list[Transition]:
+        """Replicas whose last good probe is too old leave rotation (lock held)."""
+        limit = max_probe_age(config)
+        now = time.monotonic()
+        transitions: list[Transition] = []
+        for replica in self._replicas.values():
+            if replica.state in ("healthy", "recovering", "lagging") and (
+                replica.ok_at is None or now - replica.ok_at > limit
+            ):
+                transitions += replica.failed(f"no good probe for more than {limit:g}s")
+        return transitions
+
+    def expire(self, primary: str) -> ClusterTable | None:
+        """The router found ``primary``'s table past its freshness: take replicas not
+        probed successfully for too long out of rotation, and republish."""
+        config = get_config().routing
+        with self._lock:
+            transitions = self._expire(config)
+            self._publish(config)
+        announce(transitions, sender=HealthMonitor)
+        self._wake.set()
+        return self.tables.get(primary)
 
     # -- membership ----------------------------------------------------------------------
     def _sync_members(self, config: RoutingSettings) -> list[Transition]:
@@ -230,13 +263,17 @@ class HealthMonitor:
         }
 
     # -- reports from the request path ---------------------------------------------------
-    def report_failure(self, alias: str, error: str) -> None:
-        """A query or connection to ``alias`` failed: take it out of rotation now."""
+    def report_failure(self, alias: str, error: str, hung: bool = False) -> None:
+        """A query or connection to ``alias`` failed: take it out of rotation now
+        (``hung``: it stopped answering; its breaker opens at once)."""
         with self._lock:
             replica = self._replicas.get(alias)
             if replica is None:
                 return
-            replica.breaker.failure()
+            if hung:
+                replica.breaker.trip()
+            else:
+                replica.breaker.failure()
             transitions = replica.failed(error)
             self._publish(get_config().routing)
         announce(transitions, sender=HealthMonitor)

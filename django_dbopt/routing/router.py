@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from typing import Any
 
 from django.core.exceptions import SynchronousOnlyOperation
@@ -55,6 +56,8 @@ class ReplicaRouter:
                 return None
             monitor.ensure_started()  # the first read of this process starts the probes
         table = monitor.tables.get(primary)
+        if table is not None and table.expires_at <= time.monotonic():
+            table = monitor.expire(primary)  # probes stalled: never trust stale state
         return None if table is None else decide(table, primary)
 
     def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool | None:

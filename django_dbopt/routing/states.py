@@ -7,6 +7,7 @@ Plain data and pure functions: ``health.py`` feeds them samples, the router read
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -89,6 +90,8 @@ class ReplicaHealth:
     good_probes: int = 0
     last_error: str | None = None
     probed_at: float | None = None  # wall clock
+    #: time.monotonic() of the last probe that answered (None: never)
+    ok_at: float | None = None
 
     def observe(
         self,
@@ -99,6 +102,7 @@ class ReplicaHealth:
         config: RoutingSettings,
     ) -> list[Transition]:
         self.probed_at = time.time()
+        self.ok_at = time.monotonic()
         self.reachable, self.in_recovery = True, sample.in_recovery
         self.lag_s, self.lag_bytes = lag_s, lag_bytes
         self.replay_lsn = sample.replay_lsn
@@ -183,6 +187,13 @@ class Candidate:
     replay_lsn: int
 
 
+def max_probe_age(config: RoutingSettings) -> float:
+    """How old a replica's last good probe may be while it stays in rotation."""
+    if config.max_probe_age_s is not None:
+        return config.max_probe_age_s
+    return 3 * config.probe_interval_s + 2 * config.probe_timeout_s
+
+
 @dataclass(frozen=True)
 class ClusterTable:
     """What the router needs about one cluster, built after each probe round."""
@@ -195,14 +206,20 @@ class ClusterTable:
     stale: tuple[Candidate, ...] = ()
     #: no replica in rotation because every breaker is open
     breakers_open: bool = False
+    #: time.monotonic() after which a replica in ``fit`` has gone too long without a
+    #: good probe: the router asks the monitor for a fresh table then
+    expires_at: float = math.inf
 
 
 def build_table(
     primary: str, replicas: list[ReplicaHealth], config: RoutingSettings
 ) -> ClusterTable:
     fit, stale = [], []
+    age = max_probe_age(config)
+    now = time.monotonic()
+    expires_at = math.inf
     for r in replicas:
-        if r.lag_s is None or r.replay_lsn is None:
+        if r.lag_s is None or r.replay_lsn is None or r.ok_at is None or now - r.ok_at > age:
             continue
         share = 1.0
         if config.max_lag_s > 0:
@@ -210,6 +227,7 @@ def build_table(
         candidate = Candidate(r.alias, r.weight * share, r.lag_s, r.replay_lsn)
         if r.state == "healthy":
             fit.append(candidate)
+            expires_at = min(expires_at, r.ok_at + age)
         elif r.state in ("lagging", "recovering") and r.reachable:
             stale.append(candidate)
     stale.sort(key=lambda c: c.lag_s)
@@ -219,4 +237,5 @@ def build_table(
         total_weight=sum(c.weight for c in fit),
         stale=tuple(stale),
         breakers_open=bool(replicas) and all(r.breaker.state != "closed" for r in replicas),
+        expires_at=expires_at,
     )

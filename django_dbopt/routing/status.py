@@ -7,17 +7,23 @@ health endpoint and Prometheus metrics)::
     report = status()              # what this process knows now (no I/O)
     report = status(refresh=True)  # probe every server first (blocks up to the timeouts)
     report.replicas[0].lag_s, report.counters["replica"], report.as_dict()
+    probed_replica("replica1")     # one replica's state, probed now only if none is fresh
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
+
 from django_dbopt.routing import counters
 from django_dbopt.routing.health import monitor
+from django_dbopt.routing.states import max_probe_age
 from django_dbopt.routing.tokens import format_lsn
+from django_dbopt.topology import primary_of
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,9 @@ class ReplicaStatus:
     good_probes: int
     last_error: str | None
     probed_at: float | None  # Unix time of the last probe
+    #: seconds since the last probe that answered (None: never); past MAX_PROBE_AGE_S
+    #: the replica is out of rotation
+    good_probe_age_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,7 @@ def status(refresh: bool = False) -> RoutingStatus:
         monitor.probe_round()
     replicas, primaries = monitor.snapshot()
     reads = counters.reads()
+    now = time.monotonic()
     return RoutingStatus(
         primaries=[
             PrimaryStatus(
@@ -101,9 +111,35 @@ def status(refresh: bool = False) -> RoutingStatus:
                 good_probes=r.good_probes,
                 last_error=r.last_error,
                 probed_at=r.probed_at,
+                good_probe_age_s=None if r.ok_at is None else round(now - r.ok_at, 3),
             )
             for r in replicas
         ],
         counters=counters.snapshot(),
         probing=monitor.running,
     )
+
+
+def probed_replica(alias: str) -> ReplicaStatus | None:
+    """What the probes know of configured replica ``alias``, for answers that must stay
+    short whatever the replica does (readiness, ``dbopt_pool``): this process's state
+    when its last probe is recent, else after one probe round now (bounded by
+    ``PROBE_TIMEOUT_S`` per phase, even on a hung server). None: not a configured
+    replica, or ``DBOPT`` is broken."""
+    if primary_of(alias) == alias:
+        return None
+    try:
+        from django_dbopt.conf import get_config
+
+        limit = max_probe_age(get_config().routing)
+        found = _find(alias)
+        if found is None or found.probed_at is None or time.time() - found.probed_at > limit:
+            monitor.probe_round()
+            found = _find(alias)
+    except ImproperlyConfigured:
+        return None
+    return found
+
+
+def _find(alias: str) -> ReplicaStatus | None:
+    return next((r for r in status().replicas if r.alias == alias), None)

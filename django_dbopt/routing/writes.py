@@ -8,7 +8,8 @@ when the position is about to be handed on (the response cookie, a Celery task h
 
 On a replica it turns a failed read outside a transaction into a read on the primary and
 takes the replica out of rotation, so a replica that dies between two probes fails no
-read.
+read; and it puts each read under the watchdog (``watchdog.py``), which cuts a read
+whose server stopped answering, so a replica that hangs hangs no read either.
 """
 
 from __future__ import annotations
@@ -17,16 +18,20 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 
+from django_dbopt.conf import get_config
 from django_dbopt.routing import counters
 from django_dbopt.routing.events import first_line
 from django_dbopt.routing.health import monitor
 from django_dbopt.routing.scope import Scope, current_scope
 from django_dbopt.routing.tokens import UNREACHABLE_LSN, Position, parse_lsn
+from django_dbopt.routing.watchdog import Read, watchdog
 from django_dbopt.sqlkind import statement_kind
 from django_dbopt.topology import replica_map
 from django_dbopt.wrappers import install_first, install_on_open
@@ -89,13 +94,24 @@ def _on_replica(
     conn: BaseDatabaseWrapper,
     primary: str,
 ) -> Any:
+    read = _watch(conn)
     try:
-        return execute(sql, params, many, context)
+        try:
+            return execute(sql, params, many, context)
+        finally:  # before the socket can be closed and its number reused
+            if read is not None:
+                watchdog.done(read)
     except (OperationalError, InterfaceError) as e:
+        hung = read is not None and read.cut
         if conn.in_atomic_block or many or statement_kind(sql) != "read":
+            if hung:
+                monitor.report_failure(conn.alias, _hung_message(read), hung=True)
             raise
-        monitor.report_failure(conn.alias, first_line(e))
-        logger.warning("a read failed on replica %s; running it on %s", conn.alias, primary)
+        error = _hung_message(read) if hung else first_line(e)
+        monitor.report_failure(conn.alias, error, hung=hung)
+        logger.warning(
+            "a read failed on replica %s (%s); running it on %s", conn.alias, error, primary
+        )
         counters.add("replica-failed")
         conn.close()  # broken; the next read on this thread reconnects once it is back
         fresh = connections[primary].cursor()
@@ -103,6 +119,27 @@ def _on_replica(
         # The caller fetches from its own cursor wrapper: hand it the primary's cursor.
         context["cursor"].cursor = fresh.cursor
         return None
+
+
+def _watch(conn: BaseDatabaseWrapper) -> Read | None:
+    """Put this read under the watchdog (``READ_TIMEOUT_S``; None when off)."""
+    try:
+        limit = get_config().routing.read_timeout_s
+    except ImproperlyConfigured:
+        return None
+    raw = conn.connection
+    if not limit or raw is None:
+        return None
+    try:
+        fd = raw.pgconn.socket
+    except (AttributeError, psycopg.Error):  # closed, or not a psycopg 3 connection
+        return None
+    return watchdog.watch(conn.alias, fd, limit)
+
+
+def _hung_message(read: Read | None) -> str:
+    limit = read.limit if read is not None else 0.0
+    return f"no sign of life within {2 * limit:g}s (READ_TIMEOUT_S): read cut"
 
 
 _POSITION_SQL = (
