@@ -202,3 +202,13 @@ def test_every_run_is_recorded(tmp_path: Path) -> None:
     assert first["migrations"][0]["migration"] == "migrations_app.0001_initial"
     assert first["started_at"] <= first["finished_at"]
     assert second["outcome"] == "nothing to do"
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "replica"])
+def test_a_standby_is_refused() -> None:
+    """Issue 10: ``--database <a standby>`` answered "nothing to do" and exited 0."""
+    out = StringIO()
+    with pytest.raises(CommandError, match="in recovery") as raised:
+        call_command("dbopt_migrate", "--database", "replica", stdout=out)
+    assert raised.value.returncode == 2
+    assert "replica" in str(raised.value)
