@@ -19,8 +19,10 @@ FAILED, USAGE, LOCKED, REFUSED, INTERRUPTED = 1, 2, 3, 4, 5
 class Command(BaseCommand):
     help = (
         "Apply migrations like migrate, after linting the plan (refused on errors unless "
-        "--force); on PostgreSQL under an advisory lock, with lock_timeout and "
-        "statement_timeout on every statement and retries on lock timeouts."
+        "--force); on PostgreSQL (a primary) under an advisory lock taken before planning, "
+        "with a short lock_timeout growing over the retries of a lock timeout, "
+        "statement_timeout on every statement, never unapplying; SIGTERM/SIGINT stop the "
+        "run and record it."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
