@@ -142,3 +142,15 @@ def test_db_index_on_a_char_field_names_each_index() -> None:
     assert '"shop_order_ref_' in plain.message
     assert "_like" in like.message
     assert "LIKE" in like.message
+
+
+def test_raw_sql_rendering_of_add_field_without_db_default_is_dbm005() -> None:
+    """What AddField renders for a NOT NULL field with a Python default: the same rule."""
+    findings = lint_ops(
+        run_sql(
+            'ALTER TABLE "shop_order" ADD COLUMN "rank" integer DEFAULT 0 NOT NULL',
+            'ALTER TABLE "shop_order" ALTER COLUMN "rank" DROP DEFAULT',
+        )
+    )
+    assert rules(findings) == ["DBM005"]
+    assert lint_ops(run_sql('ALTER TABLE "shop_order" ALTER COLUMN "qty" DROP DEFAULT')) == []

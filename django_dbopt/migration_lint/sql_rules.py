@@ -50,6 +50,8 @@ def finding_for(step: Step, action: Action, raw: bool) -> Finding | None:
             f"{_short(action.sql)!r}; its locks and rewrites are unknown.",
             sql,
         )
+    if kind == "drop_default":
+        return _drop_default(step, action, raw)
     if kind in ("harmless", "drop_index") or unit.is_new(table):
         return None
     quoted = f'"{table}"'
@@ -207,6 +209,8 @@ def _add_column(step: Step, action: Action, raw: bool) -> Finding | None:
             "whole table is rewritten under an ACCESS EXCLUSIVE lock.",
             [action.sql],
         )
+    if raw and default is not None and _NOT_NULL.search(definition) and table is not None:
+        step.unit.not_null_defaults.add((table, action.column or ""))
     if (
         raw
         and default is None
@@ -224,6 +228,22 @@ def _add_column(step: Step, action: Action, raw: bool) -> Finding | None:
             [action.sql],
         )
     return None
+
+
+def _drop_default(step: Step, action: Action, raw: bool) -> Finding | None:
+    """``ADD COLUMN ... DEFAULT x NOT NULL`` then ``DROP DEFAULT`` in ``RunSQL``: what
+    ``AddField`` renders for a NOT NULL field without ``db_default``."""
+    key = (action.table or "", action.column or "")
+    if not raw or key not in step.unit.not_null_defaults:
+        return None
+    step.unit.not_null_defaults.discard(key)
+    return step.finding(
+        "DBM005",
+        action.table,
+        f'"{key[0]}"."{key[1]}" is NOT NULL and its default is dropped right after it is '
+        "added: code still running during the deploy inserts rows without it and fails.",
+        [action.sql],
+    )
 
 
 _WIDENINGS = re.compile(

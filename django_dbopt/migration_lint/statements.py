@@ -91,10 +91,11 @@ _SUBCOMMANDS: list[tuple[str, re.Pattern[str]]] = [
         re.compile(rf"ALTER\s+(?:COLUMN\s+)?({_IDENT})\s+(?:SET\s+DATA\s+)?TYPE\s+(.*)", _FLAGS),
     ),
     ("set_not_null", re.compile(rf"ALTER\s+(?:COLUMN\s+)?({_IDENT})\s+SET\s+NOT\s+NULL", _FLAGS)),
+    ("drop_default", re.compile(rf"ALTER\s+(?:COLUMN\s+)?({_IDENT})\s+DROP\s+DEFAULT\b", _FLAGS)),
     (
         "harmless",
         re.compile(
-            rf"ALTER\s+(?:COLUMN\s+)?({_IDENT})\s+(DROP\s+NOT\s+NULL|SET\s+DEFAULT|DROP\s+DEFAULT|SET\s+STATISTICS|DROP\s+IDENTITY|ADD\s+GENERATED|SET\s+STORAGE)",
+            rf"ALTER\s+(?:COLUMN\s+)?({_IDENT})\s+(DROP\s+NOT\s+NULL|SET\s+DEFAULT|SET\s+STATISTICS|DROP\s+IDENTITY|ADD\s+GENERATED|SET\s+STORAGE)",
             _FLAGS,
         ),
     ),

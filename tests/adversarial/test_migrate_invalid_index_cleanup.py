@@ -44,7 +44,7 @@ def test_cleanup_never_drops_another_sessions_concurrent_build() -> None:
         blocker.execute("INSERT INTO migrate_attack_app_account (balance) VALUES (1)")
         blocker.execute("INSERT INTO migrate_attack_app_ledger (amount) VALUES (1)")
         run, result = in_thread(
-            lambda: dbopt_migrate("0005", RETRIES=0, LOCK_TIMEOUT_MS=4000, CLEANUP_TIMEOUT_S=60)
+            lambda: dbopt_migrate("0005", RETRIES=0, LOCK_TIMEOUT_MS=6000, CLEANUP_TIMEOUT_S=60)
         )
         wait_for(lambda: index_state("account_note_idx") == "invalid", "our build to start")
         other, _ = in_thread(
