@@ -165,10 +165,10 @@ def _where_it_stopped(tracker: AttemptTracker) -> str:
 def _drop_left_invalid(ctx: Context, step: StepRecord) -> None:
     """Drop the INVALID index the failed statement was building, if it left one and no
     session is building it; another session's concurrent build is never touched."""
-    names = ctx.tracker.concurrent_index_names()
-    if ctx.timeouts is None or not names:
+    builds = ctx.tracker.concurrent_builds()
+    if ctx.timeouts is None or not builds:
         return
-    invalid = guard.droppable_invalid(ctx.connection, names)
+    invalid = guard.droppable_invalid(ctx.connection, builds)
     if not invalid:
         return
     left = guard.drop_indexes(ctx.connection, invalid, ctx.config.cleanup_timeout_s)

@@ -170,12 +170,17 @@ def index_states(connection: BaseDatabaseWrapper, names: list[str]) -> dict[str,
     return states
 
 
-def droppable_invalid(connection: BaseDatabaseWrapper, names: list[str]) -> list[str]:
-    """Of ``names``, the INVALID indexes no session is building: qualified names."""
+def droppable_invalid(connection: BaseDatabaseWrapper, builds: list[tuple[str, str]]) -> list[str]:
+    """Of ``builds`` (``(index, table)``), the INVALID indexes on that table that no
+    session is building: qualified names."""
+    states = index_states(connection, [name for name, _ in builds])
     return [
         state.qualified
-        for state in index_states(connection, names).values()
-        if not state.valid and not state.in_progress
+        for name, table in builds
+        if (state := states.get(name)) is not None
+        and state.table == table
+        and not state.valid
+        and not state.in_progress
     ]
 
 

@@ -76,11 +76,7 @@ def reconcile(
     if not builds:
         return False
     states = guard.index_states(connection, [name for name, _ in builds])
-    invalid = [
-        states[name].qualified
-        for name, _ in builds
-        if name in states and not states[name].valid and not states[name].in_progress
-    ]
+    invalid = guard.droppable_invalid(connection, builds)
     if invalid:
         left = guard.drop_indexes(connection, invalid, cleanup_timeout_s)
         step.dropped_invalid_indexes.extend(n for n in invalid if n not in left)
@@ -99,7 +95,11 @@ def reconcile(
         for name, table in builds
         if name in states and states[name].valid and states[name].table == table
     ]
-    building = [name for name, _ in builds if name in states and states[name].in_progress]
+    building = [
+        name
+        for name, table in builds
+        if name in states and states[name].table == table and states[name].in_progress
+    ]
     if building:
         raise ReconcileError(
             f"index(es) {', '.join(building)} are being built by another session now; "

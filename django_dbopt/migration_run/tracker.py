@@ -27,6 +27,13 @@ _BOOKKEEPING = re.compile(
 )
 
 
+#: statements that block neither reads nor writes while they wait or run
+_CONCURRENT = re.compile(
+    r"\s*(?:CREATE\s+(?:UNIQUE\s+)?INDEX|DROP\s+INDEX|REINDEX\b.*?)\s+CONCURRENTLY\b",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
 def short(sql: str, limit: int = 120) -> str:
     sql = " ".join(sql.split())
     return sql if len(sql) <= limit else sql[: limit - 3] + "..."
@@ -63,13 +70,15 @@ class AttemptTracker:
             result = execute(sql, params, many, context)
         except DatabaseError:
             self.failed = sql
-            self.longest_s = max(self.longest_s, time.monotonic() - started)
+            if not _CONCURRENT.match(sql):
+                self.longest_s = max(self.longest_s, time.monotonic() - started)
             raise
         ended = time.monotonic()
         self.current = None
         if not bookkeeping:
             self.completed.append(sql)
-            self.longest_s = max(self.longest_s, ended - started)
+            if not _CONCURRENT.match(sql):
+                self.longest_s = max(self.longest_s, ended - started)
         elif self.first_start is not None and sql.lstrip()[:6].upper() == "INSERT":
             self.recorded_at = ended  # the migration's row in django_migrations
         return result
@@ -77,18 +86,18 @@ class AttemptTracker:
     def reader_wait_s(self, atomic: bool, ended: float) -> float:
         """The longest a reader queued behind this attempt's locks could have waited:
         an atomic migration holds its locks until its transaction ends; a non-atomic one
-        holds each only for its statement."""
+        holds each only for its statement, and a CONCURRENTLY one blocks no reader."""
         if atomic and self.first_start is not None:
             return (self.recorded_at or ended) - self.first_start
         return self.longest_s
 
-    def concurrent_index_names(self) -> list[str]:
-        """The indexes the failed or interrupted statement was building concurrently."""
+    def concurrent_builds(self) -> list[tuple[str, str]]:
+        """``(index, table)`` the failed or interrupted statement built concurrently."""
         sql = self.failed or self.current
         if sql is None:
             return []
         return [
-            action.detail
+            (action.detail, action.table or "")
             for action in statements.parse([sql])
             if action.kind == "create_index" and action.concurrent and action.detail
         ]
