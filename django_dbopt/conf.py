@@ -128,9 +128,13 @@ class PoolSettings:
 class MigrationSettings:
     """``dbopt_lint_migrations`` and ``dbopt_migrate``."""
 
-    lock_timeout_ms: int = field(default=5000, metadata={MIN: 1})
+    #: ``dbopt_migrate``: ``lock_timeout`` of the first attempt, doubled on each retry up
+    #: to ``lock_timeout_max_ms``: a reader queued behind a blocked lock request waits at
+    #: most that long (GitLab's lock retries start near 100 ms and widen)
+    lock_timeout_ms: int = field(default=100, metadata={MIN: 1})
+    lock_timeout_max_ms: int = field(default=2000, metadata={MIN: 1})
     statement_timeout_ms: int = field(default=0, metadata={MIN: 0})
-    retries: int = field(default=3, metadata={MIN: 0})
+    retries: int = field(default=10, metadata={MIN: 0})
     #: a finding of a size-weighted rule on a table with at least this many rows
     #: (``pg_class.reltuples``) or bytes (``pg_total_relation_size``) goes up one severity
     big_table_rows: int = field(default=1_000_000, metadata={MIN: 1})
@@ -139,8 +143,10 @@ class MigrationSettings:
     ignore: list[str] = field(default_factory=list)
     #: ``dbopt_lint_migrations`` exits non-zero on a finding at least this severe
     fail_on: Literal["info", "warning", "error", "never"] = "error"
-    #: ``dbopt_migrate``: wait this long before the first retry, doubling each time
-    retry_backoff_s: float = field(default=1.0, metadata={MIN: 0})
+    #: ``dbopt_migrate``: wait about this long before the first retry, doubling each time
+    #: up to ``retry_backoff_max_s``; each wait is drawn between half and all of it (jitter)
+    retry_backoff_s: float = field(default=0.5, metadata={MIN: 0})
+    retry_backoff_max_s: float = field(default=10.0, metadata={MIN: 0})
     #: ``dbopt_migrate``: how long dropping an INVALID index left by a failed
     #: ``CONCURRENTLY`` build may wait for older transactions (it blocks no reads or writes)
     cleanup_timeout_s: float = field(default=600.0, metadata={MIN: 0})

@@ -8,6 +8,7 @@ migration.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -202,3 +203,33 @@ def test_every_run_is_recorded(tmp_path: Path) -> None:
     assert first["migrations"][0]["migration"] == "migrations_app.0001_initial"
     assert first["started_at"] <= first["finished_at"]
     assert second["outcome"] == "nothing to do"
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "replica"])
+def test_a_standby_is_refused() -> None:
+    """Issue 10: ``--database <a standby>`` answered "nothing to do" and exited 0."""
+    out = StringIO()
+    with pytest.raises(CommandError, match="in recovery") as raised:
+        call_command("dbopt_migrate", "--database", "replica", stdout=out)
+    assert raised.value.returncode == 2
+    assert "replica" in str(raised.value)
+
+
+@pytest.mark.usefixtures("app_db")
+def test_text_output_gives_the_worst_reader_wait() -> None:
+    migrate_to("0001")
+    with other_session() as blocker:
+        blocker.execute("INSERT INTO migrations_app_item (code, qty) VALUES ('x', 1)")
+        threading.Timer(1.0, blocker.rollback).start()
+        out = StringIO()
+        with override_settings(DBOPT={"MIGRATIONS": {**FAST, "LOCK_TIMEOUT_MS": 50}}):
+            call_command("dbopt_migrate", "migrations_app", "0002", stdout=out)
+    text = out.getvalue()
+    assert "migrations_app.0002_index_name: applied" in text
+    match = re.search(
+        r"worst wait a reader could have seen behind this run's locks: (\d+) ms", text
+    )
+    assert match is not None, text
+    assert int(match.group(1)) > 0
+    record, _ = dbopt_migrate("migrations_app", "0002")
+    assert record["outcome"] == "nothing to do"

@@ -17,7 +17,7 @@ def test_named_migration_reports_its_finding_with_the_safe_alternative() -> None
     assert code == 0  # a warning: below the default --fail-on error
     assert "WARNING DBM001 index built without CONCURRENTLY" in out
     assert "migrations_app.0002_index_name, operation 1 (Create index item_name_idx" in out
-    assert 'CREATE INDEX on "migrations_app_item" without CONCURRENTLY' in out
+    assert 'CREATE INDEX "item_name_idx" on "migrations_app_item" without CONCURRENTLY' in out
     assert "safe alternative: Build it with django.contrib.postgres.operations." in out
     assert "--offline: linted without table sizes" in out
 

@@ -110,13 +110,14 @@ _RULES = (
     ),
     Rule(
         "DBM008",
-        "unique or exclusion constraint built without CONCURRENTLY",
+        "unique constraint or primary key built without CONCURRENTLY",
         Severity.WARNING,
         True,
         "In a migration with `atomic = False`: SeparateDatabaseAndState(state_operations="
         "[the AddConstraint/AlterField(unique=True)], database_operations=[RunSQL('CREATE "
         "UNIQUE INDEX CONCURRENTLY name ON table (cols)'), RunSQL('ALTER TABLE table ADD "
-        "CONSTRAINT name UNIQUE USING INDEX name')]).",
+        "CONSTRAINT name UNIQUE USING INDEX name')]) (`PRIMARY KEY USING INDEX` for a "
+        "primary key, on NOT NULL columns).",
     ),
     Rule(
         "DBM009",
@@ -162,6 +163,48 @@ _RULES = (
         False,
         "Set `atomic = False` on the migration: PostgreSQL refuses CONCURRENTLY inside a "
         "transaction block. Keep such a migration to the concurrent operations only.",
+    ),
+    Rule(
+        "DBM014",
+        "stored generated column rewrites the table",
+        Severity.WARNING,
+        True,
+        "Add a plain nullable column instead, fill it from the code (or a trigger) for new "
+        "rows and backfill the old ones in batches (a non-atomic migration or a command); "
+        "`GeneratedField(db_persist=True)` and `ADD COLUMN ... GENERATED ALWAYS AS (...) "
+        "STORED` compute every existing row under an ACCESS EXCLUSIVE lock. On a small "
+        "table, or in a maintenance window, add it as is.",
+    ),
+    Rule(
+        "DBM015",
+        "exclusion constraint built under an ACCESS EXCLUSIVE lock",
+        Severity.WARNING,
+        True,
+        "There is no lock-free way to add an exclusion constraint to a busy table: "
+        "`ADD CONSTRAINT ... USING INDEX` takes only UNIQUE or PRIMARY KEY indexes, and "
+        "EXCLUDE has no NOT VALID form. Build a new table with the constraint, copy the "
+        "rows in batches (with a trigger for new writes) and swap the names in one short "
+        "transaction, or schedule a window when the table can be locked for the build.",
+    ),
+    Rule(
+        "DBM016",
+        "REINDEX without CONCURRENTLY",
+        Severity.WARNING,
+        True,
+        "Use `REINDEX INDEX CONCURRENTLY name` (or `REINDEX TABLE CONCURRENTLY table`, "
+        "PostgreSQL 12+) in a migration with `atomic = False`: it rebuilds without "
+        "blocking writes. Plain REINDEX blocks writes to the table (and reads that use the "
+        "index) until it ends.",
+    ),
+    Rule(
+        "DBM017",
+        "table rewritten by CLUSTER or VACUUM FULL",
+        Severity.WARNING,
+        True,
+        "CLUSTER and VACUUM FULL have no CONCURRENTLY form: both rewrite the table under "
+        "an ACCESS EXCLUSIVE lock (no reads or writes) for the whole rewrite. Run them in "
+        "a maintenance window, outside migrations, or use an online tool such as pg_repack "
+        "(a PostgreSQL extension) on a busy table.",
     ),
 )
 

@@ -24,7 +24,7 @@ def finding_for(step: Step, action: Action, raw: bool) -> Finding | None:
     if kind == "create_table" and table is not None:
         unit.new_tables.add(table)
         return None
-    if kind in ("create_index", "drop_index") and action.concurrent:
+    if kind in ("create_index", "drop_index", "reindex") and action.concurrent:
         if step.migration.atomic:
             return step.finding(
                 "DBM013",
@@ -50,23 +50,28 @@ def finding_for(step: Step, action: Action, raw: bool) -> Finding | None:
             f"{_short(action.sql)!r}; its locks and rewrites are unknown.",
             sql,
         )
+    if kind == "drop_default":
+        return _drop_default(step, action, raw)
     if kind in ("harmless", "drop_index") or unit.is_new(table):
         return None
     quoted = f'"{table}"'
     if kind == "create_index":
-        if action.unique:
-            return step.finding(
-                "DBM008",
-                table,
-                f"CREATE UNIQUE INDEX on {quoted} without CONCURRENTLY blocks every write to "
-                "the table until the whole index is built.",
-                sql,
-            )
+        return _create_index(step, action)
+    if kind == "reindex":
+        target = f'"{table}"' if table else f"{action.detail.split()[0]} {action.detail[6:]!r}"
         return step.finding(
-            "DBM001",
+            "DBM016",
             table,
-            f"CREATE INDEX on {quoted} without CONCURRENTLY blocks every write (INSERT, "
-            "UPDATE, DELETE) to the table until the whole index is built.",
+            f"REINDEX of {target.rstrip()} without CONCURRENTLY blocks writes to the table "
+            "(and reads using the index) until the rebuild ends.",
+            sql,
+        )
+    if kind == "rewrite_table":
+        return step.finding(
+            "DBM017",
+            table,
+            f"{action.detail} rewrites {quoted if table else 'the tables'} under an ACCESS "
+            "EXCLUSIVE lock (no reads or writes meanwhile); it has no CONCURRENTLY form.",
             sql,
         )
     if kind == "add_constraint" and not action.not_valid:
@@ -76,6 +81,14 @@ def finding_for(step: Step, action: Action, raw: bool) -> Finding | None:
                 table,
                 f"the new foreign key checks every existing row of {quoted} while writes to "
                 "it and to the referenced table are blocked (SHARE ROW EXCLUSIVE).",
+                sql,
+            )
+        if action.detail == "exclude":
+            return step.finding(
+                "DBM015",
+                table,
+                f"ADD CONSTRAINT ... EXCLUDE builds its index on {quoted} under an ACCESS "
+                "EXCLUSIVE lock (no reads or writes meanwhile), with no concurrent form.",
                 sql,
             )
         if action.detail == "check":
@@ -94,7 +107,7 @@ def finding_for(step: Step, action: Action, raw: bool) -> Finding | None:
             sql,
         )
     if kind == "add_column":
-        return _add_column(step, action)
+        return _add_column(step, action, raw)
     if kind == "set_not_null" and table not in unit.validated:
         return step.finding(
             "DBM004",
@@ -134,7 +147,34 @@ def finding_for(step: Step, action: Action, raw: bool) -> Finding | None:
     return None
 
 
-def _add_column(step: Step, action: Action) -> Finding | None:
+def _create_index(step: Step, action: Action) -> Finding:
+    table, name = action.table, action.detail
+    index = f'"{name}" ' if name else ""
+    if re.search(r"\b(?:varchar|text)_pattern_ops\b", action.sql, re.IGNORECASE):
+        index += "(the second index Django adds on a text column, for LIKE queries) "
+    if action.unique:
+        return step.finding(
+            "DBM008",
+            table,
+            f'CREATE UNIQUE INDEX {index}on "{table}" without CONCURRENTLY blocks every '
+            "write to the table until the whole index is built.",
+            [action.sql],
+        )
+    return step.finding(
+        "DBM001",
+        table,
+        f'CREATE INDEX {index}on "{table}" without CONCURRENTLY blocks every write '
+        "(INSERT, UPDATE, DELETE) to the table until the whole index is built.",
+        [action.sql],
+    )
+
+
+_FLAGS = re.IGNORECASE | re.DOTALL
+_GENERATED_STORED = re.compile(r"\bGENERATED\s+ALWAYS\s+AS\s*\(.*\)\s*STORED\b", _FLAGS)
+_NOT_NULL = re.compile(r"\bNOT\s+NULL\b", re.IGNORECASE)
+
+
+def _add_column(step: Step, action: Action, raw: bool) -> Finding | None:
     definition, table = action.detail, action.table
     column = f'"{table}"."{action.column}"'
     if re.search(r"\bREFERENCES\b", definition, re.IGNORECASE):
@@ -152,6 +192,14 @@ def _add_column(step: Step, action: Action) -> Finding | None:
             f"the UNIQUE new column {column} builds its index under an ACCESS EXCLUSIVE lock.",
             [action.sql],
         )
+    if _GENERATED_STORED.search(definition):
+        return step.finding(
+            "DBM014",
+            table,
+            f"the stored generated column {column} is computed for every existing row: the "
+            "whole table is rewritten under an ACCESS EXCLUSIVE lock.",
+            [action.sql],
+        )
     default = re.search(r"\bDEFAULT\b(.*)", definition, re.IGNORECASE | re.DOTALL)
     if default and statements.VOLATILE.search(default.group(1)):
         return step.finding(
@@ -161,7 +209,41 @@ def _add_column(step: Step, action: Action) -> Finding | None:
             "whole table is rewritten under an ACCESS EXCLUSIVE lock.",
             [action.sql],
         )
+    if raw and default is not None and _NOT_NULL.search(definition) and table is not None:
+        step.unit.not_null_defaults.add((table, action.column or ""))
+    if (
+        raw
+        and default is None
+        and _NOT_NULL.search(definition)
+        and "GENERATED" not in (definition.upper())
+    ):
+        # AddField's own rule (analysis._add_field) judges the operation, whose SQL sets
+        # then drops a default; a RunSQL gets the same rule from its SQL
+        return step.finding(
+            "DBM005",
+            table,
+            f"{column} is NOT NULL without a database default: code still running during "
+            "the deploy inserts rows without it and fails (and the ALTER fails outright "
+            "on a table that has rows).",
+            [action.sql],
+        )
     return None
+
+
+def _drop_default(step: Step, action: Action, raw: bool) -> Finding | None:
+    """``ADD COLUMN ... DEFAULT x NOT NULL`` then ``DROP DEFAULT`` in ``RunSQL``: what
+    ``AddField`` renders for a NOT NULL field without ``db_default``."""
+    key = (action.table or "", action.column or "")
+    if not raw or key not in step.unit.not_null_defaults:
+        return None
+    step.unit.not_null_defaults.discard(key)
+    return step.finding(
+        "DBM005",
+        action.table,
+        f'"{key[0]}"."{key[1]}" is NOT NULL and its default is dropped right after it is '
+        "added: code still running during the deploy inserts rows without it and fails.",
+        [action.sql],
+    )
 
 
 _WIDENINGS = re.compile(

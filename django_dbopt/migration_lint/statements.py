@@ -34,11 +34,27 @@ _STATEMENTS: list[tuple[str, re.Pattern[str]]] = [
         "create_index",
         re.compile(
             rf"CREATE\s+(UNIQUE\s+)?INDEX\s+(CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?"
-            rf"(?:{_IDENT}\s+)?ON\s+(?:ONLY\s+)?{_NAME}",
+            rf"(?:({_IDENT})\s+)?ON\s+(?:ONLY\s+)?{_NAME}",
             _FLAGS,
         ),
     ),
     ("drop_index", re.compile(r"DROP\s+INDEX\s+(CONCURRENTLY\s+)?", _FLAGS)),
+    (
+        "reindex",
+        re.compile(
+            rf"REINDEX\s+(?:\([^)]*\)\s+)?(INDEX|TABLE|SCHEMA|DATABASE|SYSTEM)\s+"
+            rf"(CONCURRENTLY\s+)?(?:{_NAME})?",
+            _FLAGS,
+        ),
+    ),
+    (
+        "rewrite_table",
+        re.compile(
+            rf"(?:CLUSTER(?:\s+VERBOSE)?|VACUUM\s+(?:\([^)]*\bFULL\b[^)]*\)|FULL\b(?:\s+"
+            rf"(?:FREEZE|VERBOSE|ANALYZE)\b)*))(?:\s+(?!USING\b){_NAME})?",
+            _FLAGS,
+        ),
+    ),
     ("drop_table", re.compile(rf"DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?{_NAME}", _FLAGS)),
     (
         "alter_table",
@@ -75,10 +91,11 @@ _SUBCOMMANDS: list[tuple[str, re.Pattern[str]]] = [
         re.compile(rf"ALTER\s+(?:COLUMN\s+)?({_IDENT})\s+(?:SET\s+DATA\s+)?TYPE\s+(.*)", _FLAGS),
     ),
     ("set_not_null", re.compile(rf"ALTER\s+(?:COLUMN\s+)?({_IDENT})\s+SET\s+NOT\s+NULL", _FLAGS)),
+    ("drop_default", re.compile(rf"ALTER\s+(?:COLUMN\s+)?({_IDENT})\s+DROP\s+DEFAULT\b", _FLAGS)),
     (
         "harmless",
         re.compile(
-            rf"ALTER\s+(?:COLUMN\s+)?({_IDENT})\s+(DROP\s+NOT\s+NULL|SET\s+DEFAULT|DROP\s+DEFAULT|SET\s+STATISTICS|DROP\s+IDENTITY|ADD\s+GENERATED|SET\s+STORAGE)",
+            rf"ALTER\s+(?:COLUMN\s+)?({_IDENT})\s+(DROP\s+NOT\s+NULL|SET\s+DEFAULT|SET\s+STATISTICS|DROP\s+IDENTITY|ADD\s+GENERATED|SET\s+STORAGE)",
             _FLAGS,
         ),
     ),
@@ -105,7 +122,9 @@ class Action:
     unique: bool = False
     not_valid: bool = False
     #: add_constraint: "foreign key", "check", "unique", "primary key", "exclude";
-    #: alter_type: the new type; add_column: the column definition
+    #: alter_type: the new type; add_column: the column definition; create_index: the
+    #: index name (unquoted; "" when PostgreSQL picks it); reindex: "index" or "table"
+    #: (... "system") and the index name for "index"; rewrite_table: the statement's verb
     detail: str = ""
 
 
@@ -179,6 +198,18 @@ def _alter_table(table: str, body: str, statement: str) -> list[Action]:
     return actions
 
 
+def _reindex(match: re.Match[str], statement: str) -> Action:
+    target = match.group(1).lower()
+    name = unquote(match.group(3)) if match.group(3) else ""
+    return Action(
+        "reindex",
+        name if target == "table" else None,
+        statement,
+        concurrent=bool(match.group(2)),
+        detail=f"{target} {name}".strip(),
+    )
+
+
 def parse(statements: list[str]) -> list[Action]:
     """The actions of ``statements`` (each may hold several ``;``-separated ones)."""
     actions: list[Action] = []
@@ -191,12 +222,19 @@ def parse(statements: list[str]) -> list[Action]:
                 actions.append(
                     Action(
                         kind,
-                        unquote(match.group(3)),
+                        unquote(match.group(4)),
                         statement,
                         unique=bool(match.group(1)),
                         concurrent=bool(match.group(2)),
+                        detail=unquote(match.group(3)) if match.group(3) else "",
                     )
                 )
+            elif kind == "reindex":
+                actions.append(_reindex(match, statement))
+            elif kind == "rewrite_table":
+                table = unquote(match.group(1)) if match.group(1) else None
+                verb = "CLUSTER" if statement[:7].upper() == "CLUSTER" else "VACUUM FULL"
+                actions.append(Action(kind, table, statement, detail=verb))
             elif kind == "drop_index":
                 actions.append(Action(kind, None, statement, concurrent=bool(match.group(1))))
             elif kind == "alter_table":

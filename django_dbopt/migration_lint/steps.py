@@ -25,6 +25,9 @@ class Unit:
     #: tables on which a constraint was validated (``VALIDATE CONSTRAINT``) so far: a
     #: ``SET NOT NULL`` after it uses the validated ``CHECK (col IS NOT NULL)``, no scan
     validated: set[str] = field(default_factory=set)
+    #: ``(table, column)`` added ``NOT NULL`` with a ``DEFAULT`` by a ``RunSQL`` so far: a
+    #: later ``DROP DEFAULT`` on it is ``AddField`` without ``db_default`` (DBM005)
+    not_null_defaults: set[tuple[str, str]] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
 
     def is_new(self, table: str | None) -> bool:

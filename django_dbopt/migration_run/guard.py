@@ -1,11 +1,13 @@
 """What protects a ``dbopt_migrate`` run on PostgreSQL.
 
+- ``refuse_standby()``: migrations run on a primary only (``pg_is_in_recovery()``);
 - ``advisory_lock()``: a session advisory lock, so two runs on one database never overlap
   (the second fails at once, naming the holder);
-- ``session_timeouts()``: ``lock_timeout`` / ``statement_timeout`` on every statement,
-  set again if the connection is re-opened during the run, reset afterwards;
-- ``invalid_indexes()`` / ``drop_indexes()``: find and drop the INVALID index a failed
-  ``CREATE INDEX CONCURRENTLY`` leaves behind.
+- ``SessionTimeouts``: ``lock_timeout`` / ``statement_timeout`` on every statement,
+  set again if the connection is re-opened during the run, reset afterwards; the lock
+  timeout can change between attempts;
+- ``index_states()`` / ``drop_indexes()``: find and drop the INVALID index a failed or
+  interrupted ``CREATE INDEX CONCURRENTLY`` leaves behind, never one still being built.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import DatabaseError
@@ -29,6 +32,21 @@ ADVISORY_LOCK_KEY = 0x64626F70745F6D67  # "dbopt_mg"
 
 class MigrationLocked(DbOptError):
     """Another ``dbopt_migrate`` run holds the advisory lock."""
+
+
+class StandbyRefused(DbOptError):
+    """The alias is a standby: nothing can be migrated there."""
+
+
+def refuse_standby(connection: BaseDatabaseWrapper) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_is_in_recovery()")
+        (in_recovery,) = cursor.fetchone()
+    if in_recovery:
+        raise StandbyRefused(
+            f"Database {connection.alias!r} is a standby (in recovery: pg_is_in_recovery() "
+            "is true): migrations run on the primary only. Use the primary's alias."
+        )
 
 
 @contextmanager
@@ -65,50 +83,105 @@ def _set_timeouts(cursor: Any, lock_ms: int | str, statement_ms: int | str) -> N
     )
 
 
+class SessionTimeouts:
+    """Every statement on ``connection`` runs with these timeouts (0: none) meanwhile;
+    ``set_lock_timeout()`` changes the lock timeout for the statements that follow."""
+
+    def __init__(self, connection: BaseDatabaseWrapper, lock_ms: int, statement_ms: int) -> None:
+        self.connection = connection
+        self.lock_ms = lock_ms
+        self.statement_ms = statement_ms
+        self._applied_to: Any = None
+
+    def set_lock_timeout(self, lock_ms: int) -> None:
+        self.lock_ms = lock_ms
+        with self.connection.cursor() as cursor:
+            _set_timeouts(cursor, self.lock_ms, self.statement_ms)
+        self._applied_to = self.connection.connection
+
+    def _wrapper(
+        self,
+        execute: Callable[..., Any],
+        sql: str,
+        params: Any,
+        many: bool,
+        context: dict[str, Any],
+    ) -> Any:
+        raw = self.connection.connection
+        if raw is not None and raw is not self._applied_to:
+            # a new session (re-opened connection): its settings are the server's defaults
+            _set_timeouts(context["cursor"].cursor, self.lock_ms, self.statement_ms)
+            self._applied_to = raw
+        return execute(sql, params, many, context)
+
+    @contextmanager
+    def applied(self) -> Iterator[SessionTimeouts]:
+        self.set_lock_timeout(self.lock_ms)
+        try:
+            with self.connection.execute_wrapper(self._wrapper):
+                yield self
+        finally:
+            connection = self.connection
+            if connection.connection is not None and not connection.needs_rollback:
+                with connection.cursor() as cursor:
+                    cursor.execute("RESET lock_timeout")
+                    cursor.execute("RESET statement_timeout")
+
+
 @contextmanager
 def session_timeouts(
     connection: BaseDatabaseWrapper, lock_ms: int, statement_ms: int
-) -> Iterator[None]:
+) -> Iterator[SessionTimeouts]:
     """Every statement on ``connection`` runs with these timeouts (0: none) meanwhile."""
-    applied_to: list[Any] = [None]
-
-    def wrapper(
-        execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]
-    ) -> Any:
-        raw = connection.connection
-        if raw is not None and raw is not applied_to[0]:
-            # a new session (re-opened connection): its settings are the server's defaults
-            _set_timeouts(context["cursor"].cursor, lock_ms, statement_ms)
-            applied_to[0] = raw
-        return execute(sql, params, many, context)
-
-    with connection.cursor() as cursor:
-        _set_timeouts(cursor, lock_ms, statement_ms)
-    applied_to[0] = connection.connection
-    try:
-        with connection.execute_wrapper(wrapper):
-            yield
-    finally:
-        if connection.connection is not None and not connection.needs_rollback:
-            with connection.cursor() as cursor:
-                cursor.execute("RESET lock_timeout")
-                cursor.execute("RESET statement_timeout")
+    with SessionTimeouts(connection, lock_ms, statement_ms).applied() as timeouts:
+        yield timeouts
 
 
-_INVALID = """
-SELECT c.oid, quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+@dataclass(frozen=True)
+class IndexState:
+    #: ``quote_ident(schema).quote_ident(name)``
+    qualified: str
+    table: str
+    valid: bool
+    #: a ``CREATE INDEX CONCURRENTLY`` / ``REINDEX`` of it is running in some session
+    in_progress: bool
+
+
+_STATE = """
+SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), t.relname, i.indisvalid,
+       EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = c.oid)
 FROM pg_index i
 JOIN pg_class c ON c.oid = i.indexrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE NOT i.indisvalid
+JOIN pg_class t ON t.oid = i.indrelid
+WHERE c.oid = to_regclass(%s)
 """
 
 
-def invalid_indexes(connection: BaseDatabaseWrapper) -> dict[int, str]:
-    """Every INVALID index of the database: ``{oid: qualified name}``."""
+def index_states(connection: BaseDatabaseWrapper, names: list[str]) -> dict[str, IndexState]:
+    """The indexes named (unquoted names, found on the ``search_path``) that exist."""
+    states = {}
     with connection.cursor() as cursor:
-        cursor.execute(_INVALID)
-        return {oid: name for oid, name in cursor.fetchall()}
+        for name in names:
+            cursor.execute(_STATE, ['"' + name.replace('"', '""') + '"'])
+            row = cursor.fetchone()
+            if row is not None:
+                states[name] = IndexState(*row)
+    return states
+
+
+def droppable_invalid(connection: BaseDatabaseWrapper, builds: list[tuple[str, str]]) -> list[str]:
+    """Of ``builds`` (``(index, table)``), the INVALID indexes on that table that no
+    session is building: qualified names."""
+    states = index_states(connection, [name for name, _ in builds])
+    return [
+        state.qualified
+        for name, table in builds
+        if (state := states.get(name)) is not None
+        and state.table == table
+        and not state.valid
+        and not state.in_progress
+    ]
 
 
 def drop_indexes(connection: BaseDatabaseWrapper, names: list[str], timeout_s: float) -> list[str]:

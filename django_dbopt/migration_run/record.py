@@ -23,12 +23,19 @@ def now() -> str:
 class StepRecord:
     migration: str
     atomic: bool
-    #: ``"applied"``, ``"failed"`` or ``"pending"`` (not reached)
+    #: ``"applied"``, ``"skipped"`` (already applied, or found done in the catalog),
+    #: ``"failed"``, ``"interrupted"`` (SIGTERM/SIGINT) or ``"pending"`` (not reached)
     outcome: str = "pending"
     attempts: int = 0
     duration_s: float = 0.0
     errors: list[str] = field(default_factory=list)
     dropped_invalid_indexes: list[str] = field(default_factory=list)
+    #: the ``lock_timeout`` of each attempt
+    lock_timeouts_ms: list[int] = field(default_factory=list)
+    #: the longest a reader queued behind this migration's locks could have waited
+    #: (measured per attempt: an atomic migration's transaction, else its longest statement)
+    reader_wait_ms: int = 0
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -40,7 +47,7 @@ class RunRecord:
     started_at: str = field(default_factory=now)
     finished_at: str | None = None
     #: ``"applied"``, ``"nothing to do"``, ``"planned"`` (--plan), ``"refused"`` (lint),
-    #: ``"locked"`` (another run), ``"failed"``
+    #: ``"locked"`` (another run), ``"failed"``, ``"interrupted"`` (SIGTERM/SIGINT)
     outcome: str = "pending"
     error: str | None = None
     lint: dict[str, int] = field(default_factory=dict)
@@ -48,6 +55,9 @@ class RunRecord:
     findings: list[dict[str, Any]] = field(default_factory=list)
     migrations: list[StepRecord] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: the worst wait a reader could have seen behind this run's locks (``reader_wait_ms``
+    #: of its migrations)
+    worst_reader_wait_ms: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

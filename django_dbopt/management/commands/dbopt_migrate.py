@@ -13,14 +13,16 @@ from django_dbopt.migration_lint import LintReport, SelectionError, Severity
 from django_dbopt.migration_run import RunRecord, run
 
 #: exit statuses (0: applied or nothing to do)
-FAILED, USAGE, LOCKED, REFUSED = 1, 2, 3, 4
+FAILED, USAGE, LOCKED, REFUSED, INTERRUPTED = 1, 2, 3, 4, 5
 
 
 class Command(BaseCommand):
     help = (
         "Apply migrations like migrate, after linting the plan (refused on errors unless "
-        "--force); on PostgreSQL under an advisory lock, with lock_timeout and "
-        "statement_timeout on every statement and retries on lock timeouts."
+        "--force); on PostgreSQL (a primary) under an advisory lock taken before planning, "
+        "with a short lock_timeout growing over the retries of a lock timeout, "
+        "statement_timeout on every statement, never unapplying; SIGTERM/SIGINT stop the "
+        "run and record it."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -75,7 +77,12 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(record.as_dict(), indent=2))
         else:
             self._write_summary(record)
-        returncode = {"failed": FAILED, "locked": LOCKED, "refused": REFUSED}.get(record.outcome)
+        returncode = {
+            "failed": FAILED,
+            "locked": LOCKED,
+            "refused": REFUSED,
+            "interrupted": INTERRUPTED,
+        }.get(record.outcome)
         if returncode is not None:
             raise CommandError(
                 f"dbopt_migrate {record.outcome}: {record.error}", returncode=returncode
@@ -106,7 +113,14 @@ class Command(BaseCommand):
             self.stdout.write(f"  {step.migration}: {step.outcome}{retried}")
             for name in step.dropped_invalid_indexes:
                 self.stdout.write(self.style.WARNING(f"    dropped INVALID index {name}"))
+            for note in step.notes:
+                self.stdout.write(f"    note: {note}")
         for note in record.notes:
             self.stdout.write(f"  note: {note}")
+        if record.vendor == "postgresql" and any(s.attempts for s in record.migrations):
+            self.stdout.write(
+                f"  worst wait a reader could have seen behind this run's locks: "
+                f"{record.worst_reader_wait_ms} ms"
+            )
         if record.outcome in ("applied", "nothing to do", "planned"):
             self.stdout.write(self.style.SUCCESS(f"dbopt_migrate: {record.outcome}."))
