@@ -10,7 +10,7 @@ not a zero). Percentiles come from the merged histograms of the slot.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 
 from django.utils import timezone
@@ -104,16 +104,17 @@ def rows(since: datetime.datetime, fingerprints: Collection[str] | None = None) 
 def series(
     since: datetime.datetime,
     fingerprints: Collection[str] | None = None,
-    view: str | None = None,
+    keep_view: Callable[[str], bool] | None = None,
     slots: int = 60,
     until: datetime.datetime | None = None,
 ) -> list[Slot]:
-    """``slots`` equal slots from ``since`` to ``until`` (now), merged over the rows."""
+    """``slots`` equal slots from ``since`` to ``until`` (now), merged over the rows
+    (of ``fingerprints`` and of views ``keep_view`` keeps, when given)."""
     end = until or timezone.now()
     width = max((end - since).total_seconds() / slots, 1.0)
     out = [Slot(since + datetime.timedelta(seconds=width * n), width) for n in range(slots)]
     for at, _fp, row_view, calls, total_ms, hist in rows(since, fingerprints):
-        if view is not None and row_view != view:
+        if keep_view is not None and not keep_view(row_view):
             continue
         index = int((at - since).total_seconds() // width)
         slot = out[min(max(index, 0), slots - 1)]
