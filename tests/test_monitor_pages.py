@@ -204,3 +204,22 @@ def test_plan_rows_attach_findings_to_their_node() -> None:
     assert rows[1]["plan_rows"] == 20000
     assert rows[2]["detail"] == "on projects using projects_pkey"
     assert rows[2]["findings"] == []
+
+
+@pytest.mark.django_db
+def test_history_slots_are_never_finer_than_the_stored_buckets() -> None:
+    import datetime
+
+    from django.test import override_settings
+    from django.utils import timezone
+
+    from django_dbopt.monitor import series
+
+    since = timezone.now() - datetime.timedelta(minutes=5)
+    with override_settings(DBOPT={"MONITOR": {"BUCKET_S": 10, "FLUSH_INTERVAL_S": 0}}):
+        slots = series.series(since)
+    assert 30 <= len(slots) <= 32  # 5 minutes of 10-second buckets, not 60 slots of 5 s
+    assert all(s.seconds >= 10 for s in slots)
+    start, end = series.domain(slots)
+    assert start <= since < start + datetime.timedelta(seconds=10)
+    assert end >= timezone.now() - datetime.timedelta(seconds=1)

@@ -17,7 +17,9 @@ from django_dbopt.monitor.report import fingerprint_rows
 from django_dbopt.monitor.sql_html import highlight_sql
 from django_dbopt.ops.charts import Series, line_chart
 
-PERIODS = ("1h", "6h", "24h", "7d", "14d")
+#: characters of SQL shown in the table; the rest is on the fingerprint's page
+SHORT = 220
+PERIODS = ("5m", "15m", "1h", "6h", "24h", "7d", "14d")
 
 
 def queries_context(request: HttpRequest, loaded: dict[Key, Stats] | None) -> dict[str, Any]:
@@ -28,7 +30,9 @@ def queries_context(request: HttpRequest, loaded: dict[Key, Stats] | None) -> di
     hidden = len({fp for fp, _ in loaded or {}}) - len(rows)
     page = Paginator(rows, listing.PER_PAGE).get_page(request.GET.get("page"))
     for row in page.object_list:
-        row["sql_html"] = highlight_sql(row["sql"])
+        sql = row["sql"]
+        row["sql_short"] = highlight_sql(sql if len(sql) <= SHORT else sql[:SHORT] + " …")
+        row["sql_long"] = len(sql) > SHORT
     params = request.GET.copy()
     params.pop("page", None)
     return {
@@ -50,15 +54,17 @@ def history_chart(fingerprint: str | None, since: datetime.datetime) -> dict[str
     slots = series.series(since, None if fingerprint is None else [fingerprint])
     latency = line_chart(
         [
-            Series(name, [(s.start, s.percentile_ms(q)) for s in slots])
+            Series(name, [(s.middle, s.percentile_ms(q)) for s in slots])
             for name, q in (("P50", 0.5), ("P95", 0.95), ("P99", 0.99))
         ],
         unit="ms",
         label="latency over time",
+        domain=series.domain(slots),
     )
     throughput = line_chart(
-        [Series("queries/s", [(s.start, s.per_second) for s in slots])],
+        [Series("queries/s", [(s.middle, s.per_second) for s in slots])],
         unit="/s",
         label="throughput over time",
+        domain=series.domain(slots),
     )
     return {"latency_chart": latency, "throughput_chart": throughput}

@@ -10,6 +10,7 @@ not a zero). Percentiles come from the merged histograms of the slot.
 from __future__ import annotations
 
 import datetime
+import math
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 
@@ -30,6 +31,10 @@ class Slot:
     calls: int = 0
     total_ms: float = 0.0
     hist: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def middle(self) -> datetime.datetime:
+        return self.start + datetime.timedelta(seconds=self.seconds / 2)
 
     @property
     def has_data(self) -> bool:
@@ -101,6 +106,11 @@ def rows(since: datetime.datetime, fingerprints: Collection[str] | None = None) 
         suppressed.reset(token)
 
 
+def domain(slots: list[Slot]) -> tuple[datetime.datetime, datetime.datetime]:
+    """The time axis the slots cover."""
+    return slots[0].start, slots[-1].start + datetime.timedelta(seconds=slots[-1].seconds)
+
+
 def series(
     since: datetime.datetime,
     fingerprints: Collection[str] | None = None,
@@ -108,10 +118,15 @@ def series(
     slots: int = 60,
     until: datetime.datetime | None = None,
 ) -> list[Slot]:
-    """``slots`` equal slots from ``since`` to ``until`` (now), merged over the rows
-    (of ``fingerprints`` and of views ``keep_view`` keeps, when given)."""
+    """At most ``slots`` equal slots (none finer than ``BUCKET_S``) from ``since`` to
+    ``until`` (now), merged over the rows (of ``fingerprints`` and of views ``keep_view``
+    keeps, when given)."""
     end = until or timezone.now()
-    width = max((end - since).total_seconds() / slots, 1.0)
+    bucket = get_config().monitor.bucket_s
+    since = bucket_start(since, bucket)  # slots start where buckets start: no empty ones
+    total = max((end - since).total_seconds(), 1.0)
+    width = max(total / slots, float(bucket))  # never finer than the stored buckets
+    slots = max(1, math.ceil(total / width))
     out = [Slot(since + datetime.timedelta(seconds=width * n), width) for n in range(slots)]
     for at, _fp, row_view, calls, total_ms, hist in rows(since, fingerprints):
         if keep_view is not None and not keep_view(row_view):

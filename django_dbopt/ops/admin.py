@@ -16,13 +16,13 @@ from django_dbopt.monitor.report import parse_since
 from django_dbopt.ops import overview
 from django_dbopt.ops.models import Alert, OverviewPage
 
-PERIODS = ("1h", "6h", "24h", "7d")
+PERIODS = ("5m", "15m", "1h", "6h", "24h", "7d")
 
 
 def overview_context(request: HttpRequest) -> dict[str, Any]:
-    since_text = request.GET.get("since", "6h")
+    since_text = request.GET.get("since", "1h")
     if since_text not in PERIODS:
-        since_text = "6h"
+        since_text = "1h"
     since = parse_since(since_text)
     return {
         "since": since,

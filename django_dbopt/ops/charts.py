@@ -51,14 +51,16 @@ def line_chart(
     width: int = 520,
     height: int = 170,
     y_max: float | None = None,
+    domain: tuple[datetime.datetime, datetime.datetime] | None = None,
 ) -> SafeString | None:
+    """``domain``: the time axis (default: from the first point to the last)."""
     values = [v for s in series for _, v in s.points if v is not None]
     times = [t for s in series for t, _ in s.points]
     if not values or not times:
         return None
     left, right, top, bottom = 52, 10, 18, 22
     plot_w, plot_h = width - left - right, height - top - bottom
-    start, end = min(times), max(times)
+    start, end = domain or (min(times), max(times))
     span = max((end - start).total_seconds(), 1.0)
     high = y_max if y_max is not None else max(values) * 1.1 or 1.0
 
@@ -76,11 +78,12 @@ def line_chart(
             f'<text x="{left - 4}" y="{y + 3}" font-size="10" text-anchor="end" '
             f'fill="#666">{escape(_fmt(high * fraction, unit))}</text>'
         )
+    shape = "%H:%M" if span <= 20 * 3600 else "%m-%d %H:%M"
     out.append(
         f'<text x="{left}" y="{height - 6}" font-size="10" fill="#666">'
-        f"{start:%H:%M}</text>"
+        f"{start:{shape}}</text>"
         f'<text x="{width - right}" y="{height - 6}" font-size="10" fill="#666" '
-        f'text-anchor="end">{end:%H:%M}</text>'
+        f'text-anchor="end">{end:{shape}}</text>'
     )
     legend_x = left + 4
     for number, item in enumerate(series):

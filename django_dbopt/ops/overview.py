@@ -63,16 +63,18 @@ def queries_tile(since: datetime.datetime) -> dict[str, Any]:
         "fingerprints": len(rows),
         "latency_chart": line_chart(
             [
-                Series(name, [(s.start, s.percentile_ms(q)) for s in slots])
+                Series(name, [(s.middle, s.percentile_ms(q)) for s in slots])
                 for name, q in (("P50", 0.5), ("P95", 0.95), ("P99", 0.99))
             ],
             unit="ms",
             label="query latency over time",
+            domain=series.domain(slots),
         ),
         "throughput_chart": line_chart(
-            [Series("queries/s", [(s.start, s.per_second) for s in slots])],
+            [Series("queries/s", [(s.middle, s.per_second) for s in slots])],
             unit="/s",
             label="query throughput over time",
+            domain=series.domain(slots),
         ),
         "regressions": regressions(since, {r["fingerprint"]: r for r in rows}, slots),
         "nplusone": sorted(findings, key=lambda f: -float(f.get("total_ms") or 0))[:5],
