@@ -217,9 +217,25 @@ def test_history_slots_are_never_finer_than_the_stored_buckets() -> None:
 
     since = timezone.now() - datetime.timedelta(minutes=5)
     with override_settings(DBOPT={"MONITOR": {"BUCKET_S": 10, "FLUSH_INTERVAL_S": 0}}):
-        slots = series.series(since)
+        slots = series.series(since, trim=False)
     assert 30 <= len(slots) <= 32  # 5 minutes of 10-second buckets, not 60 slots of 5 s
     assert all(s.seconds >= 10 for s in slots)
     start, end = series.domain(slots)
     assert start <= since < start + datetime.timedelta(seconds=10)
     assert end >= timezone.now() - datetime.timedelta(seconds=1)
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("shapes")
+def test_history_begins_at_the_first_stored_bucket() -> None:
+    import datetime
+
+    from django.utils import timezone
+
+    from django_dbopt.monitor import series
+
+    day_ago = timezone.now() - datetime.timedelta(days=1)
+    start, _ = series.domain(series.series(day_ago))
+    assert start > timezone.now() - datetime.timedelta(minutes=10)
+    start, _ = series.domain(series.series(day_ago, trim=False))
+    assert start <= day_ago

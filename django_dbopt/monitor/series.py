@@ -117,20 +117,23 @@ def series(
     keep_view: Callable[[str], bool] | None = None,
     slots: int = 60,
     until: datetime.datetime | None = None,
+    trim: bool = True,
 ) -> list[Slot]:
     """At most ``slots`` equal slots (none finer than ``BUCKET_S``) from ``since`` to
     ``until`` (now), merged over the rows (of ``fingerprints`` and of views ``keep_view``
-    keeps, when given)."""
+    keeps, when given). With ``trim`` the slots begin at the first stored row after
+    ``since``, so a fingerprint first seen a minute ago draws a minute, not a day."""
     end = until or timezone.now()
     bucket = get_config().monitor.bucket_s
+    found = [r for r in rows(since, fingerprints) if keep_view is None or keep_view(r[2])]
+    if trim and found:
+        since = max(since, min(r[0] for r in found))
     since = bucket_start(since, bucket)  # slots start where buckets start: no empty ones
     total = max((end - since).total_seconds(), 1.0)
     width = max(total / slots, float(bucket))  # never finer than the stored buckets
     slots = max(1, math.ceil(total / width))
     out = [Slot(since + datetime.timedelta(seconds=width * n), width) for n in range(slots)]
-    for at, _fp, row_view, calls, total_ms, hist in rows(since, fingerprints):
-        if keep_view is not None and not keep_view(row_view):
-            continue
+    for at, _fp, _view, calls, total_ms, hist in found:
         index = int((at - since).total_seconds() // width)
         slot = out[min(max(index, 0), slots - 1)]
         slot.calls += calls
