@@ -110,14 +110,14 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _stack() -> dict[str, Any]:
     """Routing and the two-tier cache on when the run has a replica and Redis."""
     if connections["default"].vendor != "postgresql":
-        return {"DBOPT": {"MONITOR": {"FLUSH_INTERVAL_S": 0, "BUCKET_S": 2}}}
+        return {"DBOPT": {"MONITOR": {"FLUSH_INTERVAL_S": 0, "BUCKET_S": 4}}}
     from tests.cache_fixtures import caches_setting
 
     return {
         "DATABASE_ROUTERS": ["django_dbopt.routing.ReplicaRouter"],
         "CACHES": caches_setting("browser"),
         "DBOPT": {
-            "MONITOR": {"FLUSH_INTERVAL_S": 0, "BUCKET_S": 2, "NPLUSONE_MIN_TOTAL_MS": 0},
+            "MONITOR": {"FLUSH_INTERVAL_S": 0, "BUCKET_S": 4, "NPLUSONE_MIN_TOTAL_MS": 0},
             "ROUTING": {"REPLICAS": {"default": {"replica": 1}}},
             "CACHE": {"ORM_MODELS": ["demo"]},
         },

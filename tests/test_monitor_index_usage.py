@@ -60,6 +60,7 @@ def test_constraint_indexes_never_unused_and_plain_ones_are() -> None:
     )
     found = index_usage.unused_indexes("default", replicas=[])
     assert _names(found["indexes"], "iu_plain") == {"iu_plain_note"}
+    assert not [i for i in found["indexes"] if str(i["table"]).startswith("dbopt_")]
     assert found["databases"][0]["alias"] == "default"
     assert "stats_reset" in found["databases"][0]
 

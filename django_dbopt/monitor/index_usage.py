@@ -7,6 +7,8 @@
   or enforce uniqueness are never listed: they are needed even when never scanned. Each
   database's statistics reset time is shown: "unused" means "since then". A replica that
   cannot be read makes the list say so, since the verdict is then incomplete.
+  django-dbopt's own tables (``dbopt_*``) are left out: their indexes serve maintenance
+  that runs rarely (compaction, pruning).
 - **Duplicate**: index A is covered by B when both are valid, on the same table, of the
   same access method, with the same partial predicate and expressions, and A's key
   columns are a leading prefix of B's (btree) or equal to them (other methods) with the
@@ -45,6 +47,8 @@ WHERE ns.nspname = ANY(current_schemas(false))
 ORDER BY t.relname, i.relname
 """
 _SCANS = "SELECT schemaname, indexrelname, idx_scan FROM pg_stat_user_indexes"
+#: django-dbopt's own tables: their indexes serve its periodic maintenance, rarely run
+OWN_TABLES = "dbopt_"
 _RESET = "SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()"
 
 
@@ -171,6 +175,7 @@ def unused_indexes(using: str, replicas: list[str] | None = None) -> dict[str, A
         if scans[(i.schema, i.name)] == 0
         and i.valid
         and not (i.unique or i.primary or i.backs_constraint)
+        and not i.table.startswith(OWN_TABLES)
     ]
     return {
         "indexes": unused,
