@@ -189,8 +189,8 @@ def test_custom_rule_with_duration_mail_and_webhook(
         AGE["value"] = 60.0
         assert alerts.evaluate()["resolved"] == ["backup_age_s:nightly"]
     assert [m.subject for m in mail.outbox] == [
-        "[Django] [warning] fired: age of the newest backup of nightly: 7200s > 3600s for 0.3 s",
-        "[Django] [warning] resolved: age of the newest backup of nightly: 7200s > 3600s "
+        "[Django] [warning] fired: age of the newest backup of nightly: 7200 s > 3600 s for 0.3 s",
+        "[Django] [warning] resolved: age of the newest backup of nightly: 7200 s > 3600 s "
         "for 0.3 s",
     ]
     assert [b["status"] for b in Hook.bodies] == ["fired", "resolved"]

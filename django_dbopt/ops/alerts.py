@@ -107,6 +107,7 @@ def _fire(rule: Rule, m: Measurement) -> bool:
     if open_alerts.update(last_value=m.value):
         return False  # already firing
     op = ">" if rule.above else "<"
+    unit = f" {rule.unit}" if rule.unit else ""
     alert = Alert(
         rule=rule.name,
         subject=m.subject,
@@ -114,8 +115,8 @@ def _fire(rule: Rule, m: Measurement) -> bool:
         threshold=rule.threshold,
         value=m.value,
         last_value=m.value,
-        message=f"{rule.summary} of {m.subject}: {m.value:.4g}{rule.unit} "
-        f"{op} {rule.threshold:g}{rule.unit} for {rule.for_s:g} s",
+        message=f"{rule.summary} of {m.subject}: {m.value:.4g}{unit} "
+        f"{op} {rule.threshold:g}{unit} for {rule.for_s:g} s",
         evidence=m.evidence,
         url=m.url,
         fired_at=timezone.now(),

@@ -20,7 +20,8 @@ def _camel(name: str) -> str:
 def _rule(rule: Rule) -> list[str]:
     op = ">" if rule.above else "<"
     expr = f"({rule.promql}) {op} {rule.threshold:g}"
-    summary = f"{rule.summary} {op} {rule.threshold:g}{rule.unit} for {rule.for_s:g} s"
+    unit = f" {rule.unit}" if rule.unit else ""
+    summary = f"{rule.summary} {op} {rule.threshold:g}{unit} for {rule.for_s:g} s"
     return [
         f"      - alert: {_camel(rule.name)}",
         f"        expr: {json.dumps(expr)}",
