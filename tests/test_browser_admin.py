@@ -27,6 +27,8 @@ from django.test import Client, override_settings
 from django.urls import reverse
 
 from django_dbopt.monitor.flush import flush_now
+from django_dbopt.monitor.report import fingerprint_rows
+from django_dbopt.monitor.store import get_store
 from django_dbopt.ops import alerts
 from example_project.demo.load import run
 from example_project.demo.models import User
@@ -129,7 +131,9 @@ def _traffic(live_url: str) -> None:
     pages through the monitor's middleware (per-view numbers and the N+1)."""
     phases = max(int(LOAD_S // 2), 2)
     for _ in range(phases):
-        result = run(live_url, seconds=LOAD_S / phases, threads=2, users=20)
+        # one client at a time: ValueCodec is not thread-safe yet (tests/adversarial/
+        # test_cache_codec_threads.py); two at once crash the threaded live server
+        result = run(live_url, seconds=LOAD_S / phases, threads=1, users=20)
         assert result.requests > 0
         assert set(result.statuses) == {"200"}, result.statuses
         flush_now()
@@ -197,10 +201,10 @@ def test_every_page_renders_with_charts_and_no_console_error(
         _traffic(live_server.url)
         User.objects.create_superuser("root@example.com", PASSWORD)
         _login(browser, live_server.url, "root@example.com")
-        client = Client()
-        client.force_login(User.objects.get(email="root@example.com"))
-        rows = client.get(reverse("admin:dbopt_monitor_queries"), {"o": "-calls"}).context["rows"]
-        for name, url, charts in _pages(rows[0]["fingerprint"]):
+        assert "Site administration" in browser.title, browser.title
+        rows = fingerprint_rows(get_store().load(None))
+        busiest = max(rows, key=lambda r: r["calls"])["fingerprint"]
+        for name, url, charts in _pages(busiest):
             browser.get(live_server.url + url)
             assert "Log in" not in browser.title, name
             assert "Server Error" not in browser.page_source, name
