@@ -2,9 +2,12 @@
 
 Each page hangs off an unmanaged placeholder model (``managed = False``,
 ``default_permissions = ()``) so that it appears in the admin index; its ``ModelAdmin``
-subclasses ``ReportPageAdmin``, which makes it staff-only and read-only and routes the
-model's changelist URL (the admin index's link) to ``page_view``. Extra views go in
-``extra_urls()``, wrapped in ``admin_site.admin_view`` like the main one.
+subclasses ``ReportPageAdmin``, which makes it read-only, visible to active staff users
+with the ``django_dbopt.view_reports`` permission (superusers have it), and routes the
+model's changelist URL (the admin index's link) to ``page_view``. Actions that run
+EXPLAIN or HypoPG also need ``django_dbopt.run_explain`` and a POST (CSRF-checked).
+Extra views go in ``extra_urls()``, wrapped in ``admin_site.admin_view`` like the main
+one.
 """
 
 from __future__ import annotations
@@ -12,11 +15,24 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 
 _M = TypeVar("_M", bound=Model)
+
+VIEW_REPORTS = "django_dbopt.view_reports"
+RUN_EXPLAIN = "django_dbopt.run_explain"
+
+
+def can_view_reports(request: HttpRequest) -> bool:
+    user = request.user
+    return bool(user.is_active and user.is_staff and user.has_perm(VIEW_REPORTS))
+
+
+def can_run_explain(request: HttpRequest) -> bool:
+    return can_view_reports(request) and request.user.has_perm(RUN_EXPLAIN)
 
 
 class ReportPageAdmin(admin.ModelAdmin[_M]):
@@ -31,11 +47,15 @@ class ReportPageAdmin(admin.ModelAdmin[_M]):
         return [
             path(
                 "",
-                self.admin_site.admin_view(self.page_view),
+                self.admin_site.admin_view(self._checked_page_view),
                 name=f"{opts.app_label}_{opts.model_name}_changelist",
             ),
             *self.extra_urls(),
         ]
+
+    def _checked_page_view(self, request: HttpRequest) -> HttpResponse:
+        self.require_view(request)
+        return self.page_view(request)
 
     def page_context(self, request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
         return {
@@ -46,10 +66,18 @@ class ReportPageAdmin(admin.ModelAdmin[_M]):
         }
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return bool(request.user.is_active and request.user.is_staff)
+        return can_view_reports(request)
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.is_active and request.user.is_staff)
+        return can_view_reports(request)
+
+    def require_view(self, request: HttpRequest) -> None:
+        if not can_view_reports(request):
+            raise PermissionDenied
+
+    def require_explain(self, request: HttpRequest) -> None:
+        if request.method != "POST" or not can_run_explain(request):
+            raise PermissionDenied
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -158,3 +158,8 @@ from django_dbopt.cache import checks as _cache_checks  # noqa: E402, F401
 
 # Migration linter checks (E050-E059) live next to the linter.
 from django_dbopt.migration_lint import checks as _migration_checks  # noqa: E402, F401
+
+# Alert rule checks (E080-E082) live next to the rules.
+from django_dbopt.ops.checks import check_alert_rules  # noqa: E402
+
+register(check_alert_rules, Tags.compatibility)

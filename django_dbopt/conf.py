@@ -183,6 +183,25 @@ class BenchmarkSettings:
 
 
 @dataclass(frozen=True)
+class AlertSettings:
+    """Alerts (``django_dbopt.ops``): rules evaluated off the request path."""
+
+    enabled: bool = True
+    #: how often the monitor's flush thread (or the Celery beat task) evaluates the rules
+    interval_s: float = field(default=30.0, metadata={MIN: 0.05})
+    #: the window the average query time is measured over
+    window_s: int = field(default=300, metadata={MIN: 1})
+    #: ``{rule: {"THRESHOLD": n, "FOR_S": s, "SEVERITY": "warning"|"critical",
+    #: "ENABLED": bool, "MEASURE": "dotted.path"}}`` over the defaults (docs/alerts.md)
+    rules: dict[str, dict[str, object]] = field(default_factory=dict)
+    #: send fired and resolved alerts to ``ADMINS`` with ``mail_admins``
+    mail_admins: bool = False
+    #: POST each fired and resolved alert as JSON to this URL
+    webhook_url: str | None = None
+    webhook_timeout_s: float = field(default=5.0, metadata={MIN: 0.1})
+
+
+@dataclass(frozen=True)
 class DbOptSettings:
     monitor: MonitorSettings = field(default_factory=MonitorSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
@@ -191,6 +210,7 @@ class DbOptSettings:
     migrations: MigrationSettings = field(default_factory=MigrationSettings)
     backup: BackupSettings = field(default_factory=BackupSettings)
     benchmark: BenchmarkSettings = field(default_factory=BenchmarkSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
 
 def section_types() -> dict[str, type[Any]]:

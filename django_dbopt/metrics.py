@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
@@ -334,6 +335,7 @@ def _le(bound: float) -> str:
     return "+Inf" if bound == float("inf") else repr(float(bound))
 
 
+@transaction.non_atomic_requests  # the probes run read-only, not in the request's savepoint
 @never_cache
 @require_safe
 def metrics_view(request: HttpRequest) -> HttpResponse:

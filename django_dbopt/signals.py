@@ -21,3 +21,10 @@ slow_query = Signal()
 nplusone_detected = Signal()
 replica_state_changed = Signal()
 connection_leaked = Signal()
+
+#: an alert rule's condition held for its duration (``django_dbopt.ops.alerts``).
+#: kwargs: ``alert`` (the ``Alert`` row), ``rule``, ``subject``, ``severity``, ``value``,
+#: ``threshold``, ``message``, ``evidence``, ``url``.
+alert_fired = Signal()
+#: a firing alert's condition stopped holding. kwargs: as ``alert_fired``.
+alert_resolved = Signal()

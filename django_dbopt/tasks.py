@@ -7,5 +7,6 @@ is tested without a broker; see each part's docs for what to schedule with Celer
 from __future__ import annotations
 
 from django_dbopt.monitor.tasks import explain_top, maintain_store
+from django_dbopt.ops.tasks import evaluate_alerts
 
-__all__ = ["explain_top", "maintain_store"]
+__all__ = ["evaluate_alerts", "explain_top", "maintain_store"]

@@ -37,6 +37,7 @@ def pytest_configure(config: pytest.Config) -> None:
     global _services
     config.addinivalue_line("markers", "postgres: needs the PostgreSQL primary + standby + Redis")
     config.addinivalue_line("markers", 'slow: runs load for seconds (skip: -m "not slow")')
+    config.addinivalue_line("markers", "browser: drives chromium (skip with -m 'not browser')")
     if not on_postgres() or _services is not None:
         return
     from django.db import connections

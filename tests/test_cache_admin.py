@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.cache import caches
 from django.test import Client, override_settings
 from django.urls import reverse
@@ -19,6 +20,7 @@ URL = "admin:django_dbopt_cachestats_changelist"
 @pytest.fixture
 def staff_client(db: None) -> Client:
     user = User.objects.create_user(email="staff@example.com", password="x", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_reports"))
     client = Client()
     client.force_login(user)
     return client
@@ -53,6 +55,7 @@ def with_cache(services: Any) -> Iterator[None]:
 @pytest.mark.django_db(transaction=True)
 def test_staff_see_tiers_and_tables(with_cache: None) -> None:
     user = User.objects.create_user(email="staff2@example.com", password="x", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_reports"))
     project = Project.objects.create(name="a", owner=user)
     Project.objects.get(pk=project.pk)
     Project.objects.get(pk=project.pk)

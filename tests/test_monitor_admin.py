@@ -43,12 +43,12 @@ def test_pages_need_staff(client: Client, name: str) -> None:
 
 def test_queries_sortable_and_detail_has_chart(client: Client, loaded: None) -> None:
     client.force_login(User.objects.create_superuser("root@example.com", "pw"))
-    page = client.get(reverse("admin:dbopt_monitor_queries"), {"o": "calls"})
+    page = client.get(reverse("admin:dbopt_monitor_queries"), {"o": "-calls"})
     assert page.status_code == 200
     rows = page.context["rows"]
     assert rows
     assert [r["calls"] for r in rows] == sorted((r["calls"] for r in rows), reverse=True)
-    assert b"FROM &quot;projects&quot;" in page.content
+    assert b'<b class="dbopt-kw">FROM</b> &quot;projects&quot;' in page.content
     fp = rows[0]["fingerprint"]
     detail = client.get(reverse("admin:dbopt_monitor_detail", args=[fp]))
     assert detail.status_code == 200

@@ -14,3 +14,4 @@ def test_autodiscovery_finds_every_task_under_its_documented_name() -> None:
     assert {"django_dbopt.monitor.explain_top", "django_dbopt.monitor.maintain_store"} <= set(
         app.tasks
     )
+    assert "django_dbopt.ops.evaluate_alerts" in app.tasks

@@ -1,13 +1,16 @@
 """The monitor's admin pages (staff only), hung off the ``MonitorPage`` placeholder.
 
-- queries: fingerprints, sortable by total time, p95, calls, max, slow;
-- a fingerprint: normalized SQL, per-view numbers, latency histogram (inline SVG),
-  plan and its findings, index advice (EXPLAIN and HypoPG run only when asked: POST);
+- queries: fingerprints, filtered (view, database, period, django-dbopt's own queries,
+  commands), sorted by any column, paged;
+- a fingerprint: normalized SQL (wrapped, highlighted), per-view numbers, latency
+  histogram and history (inline SVG), the plan as a tree with its findings, index advice
+  (EXPLAIN and HypoPG run only when asked: a POST by a user with ``run_explain``);
 - N+1 findings; index advice (with unused and duplicate indexes).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import admin
@@ -17,22 +20,20 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
-from django_dbopt.admin_pages import ReportPageAdmin
+from django_dbopt.admin_pages import ReportPageAdmin, can_run_explain
 from django_dbopt.exceptions import ServiceUnavailable
-from django_dbopt.monitor import advice, indexes, plans
+from django_dbopt.monitor import advice, index_usage, pages, plan_tree, plans
 from django_dbopt.monitor.chart import histogram_chart
 from django_dbopt.monitor.flush import flush_now, store_errors
 from django_dbopt.monitor.models import MonitorPage
-from django_dbopt.monitor.report import fingerprint_rows, parse_since, plan_of, stats_row
+from django_dbopt.monitor.report import parse_since, plan_of, stats_row
 from django_dbopt.monitor.scope import suppressed
+from django_dbopt.monitor.sql_html import highlight_sql
 from django_dbopt.monitor.store import get_store, merge_by
 
 
 def _errors() -> tuple[type[BaseException], ...]:
     return (ServiceUnavailable, *store_errors())
-
-
-SORTS = {"total": "total_ms", "p95": "p95_ms", "calls": "calls", "max": "max_ms", "slow": "slow"}
 
 
 @admin.register(MonitorPage)
@@ -86,12 +87,8 @@ class MonitorAdmin(ReportPageAdmin[MonitorPage]):
     # -- pages -------------------------------------------------------------------------
     def queries_view(self, request: HttpRequest) -> HttpResponse:
         context = self._context(request, "Queries")
-        sort = request.GET.get("o", "total")
         loaded = self._load(context)
-        rows = fingerprint_rows(loaded) if loaded else []
-        key = SORTS.get(sort, "total_ms")
-        rows.sort(key=lambda r: -(r[key] or 0))
-        context.update(rows=rows[:200], sort=sort, sorts=list(SORTS))
+        context.update(pages.queries_context(request, loaded))
         return self._render(request, "queries.html", context)
 
     def detail_view(self, request: HttpRequest, fingerprint: str) -> HttpResponse:
@@ -106,6 +103,9 @@ class MonitorAdmin(ReportPageAdmin[MonitorPage]):
             row=stats_row(merged) if merged else None,
             per_view=[{"view": view, **stats_row(s)} for (_, view), s in sorted(mine.items())],
             chart=histogram_chart(merged.hist) if merged else None,
+            can_run_explain=can_run_explain(request),
+            sql_html=highlight_sql(merged.fingerprint.sql) if merged else "",
+            **self._history(fingerprint, context),
         )
         if merged and request.method != "POST":
             token = suppressed.set(True)
@@ -115,6 +115,8 @@ class MonitorAdmin(ReportPageAdmin[MonitorPage]):
                 context["plan"] = {"error": str(e)}
             finally:
                 suppressed.reset(token)
+        if request.method == "POST":
+            self.require_explain(request)
         if merged and request.method == "POST":
             token = suppressed.set(True)
             try:
@@ -130,7 +132,17 @@ class MonitorAdmin(ReportPageAdmin[MonitorPage]):
                 context["plan"] = {"error": str(e)}
             finally:
                 suppressed.reset(token)
+        plan = context.get("plan") or {}
+        context["plan_rows"] = plan_tree.plan_rows(plan.get("plan"), plan.get("findings") or [])
+        context["plan_json"] = json.dumps(plan.get("plan"), indent=2) if plan.get("plan") else ""
         return self._render(request, "detail.html", context)
+
+    def _history(self, fingerprint: str, context: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return pages.history_chart(fingerprint, context["since"])
+        except _errors() as e:
+            context["store_error"] = str(e)
+            return {}
 
     def nplusone_view(self, request: HttpRequest) -> HttpResponse:
         context = self._context(request, "N+1 findings")
@@ -146,6 +158,9 @@ class MonitorAdmin(ReportPageAdmin[MonitorPage]):
 
     def advice_view(self, request: HttpRequest) -> HttpResponse:
         context = self._context(request, "Index advice")
+        run = request.method == "POST"
+        if run:
+            self.require_explain(request)
         using = request.GET.get("database", "default")
         if using not in connections:
             raise Http404("Unknown database alias.")
@@ -156,11 +171,15 @@ class MonitorAdmin(ReportPageAdmin[MonitorPage]):
         token = suppressed.set(True)
         try:
             flush_now()
-            context["advice"] = [
-                a.as_dict() for a in advice.advise(context["since"], context["view_filter"], 20)
-            ]
-            context["unused"] = indexes.unused_indexes(using)
-            context["duplicate"] = indexes.duplicate_indexes(using)
+            if run:  # EXPLAIN and HypoPG: only when asked, by someone allowed to
+                context["advice"] = [
+                    a.as_dict()
+                    for a in advice.advise(context["since"], context["view_filter"], 20)
+                ]
+            context["can_run_explain"] = can_run_explain(request)
+            context["hypopg"] = index_usage.hypopg_status(using)
+            context["usage"] = index_usage.unused_indexes(using)
+            context["duplicate"] = index_usage.duplicate_indexes(using)
         except _errors() as e:
             context["store_error"] = str(e)
         finally:

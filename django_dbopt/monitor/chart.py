@@ -44,7 +44,17 @@ def histogram_chart(hist: Mapping[int, int]) -> dict[str, Any] | None:
         if value is None:
             continue
         x = MARGIN + (histogram.bucket_of(round(value)) - first + 0.5) * step
-        markers.append({"x": round(x, 2), "name": name, "label": _label(value)})
+        # a label right of the middle is drawn leftwards from its line, so it stays inside
+        right = x > WIDTH / 2
+        markers.append(
+            {
+                "x": round(x, 2),
+                "text_x": round(x - 3 if right else x + 3, 2),
+                "anchor": "end" if right else "start",
+                "name": name,
+                "label": _label(value),
+            }
+        )
     return {
         "width": WIDTH,
         "height": HEIGHT,

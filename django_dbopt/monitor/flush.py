@@ -19,6 +19,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections
 
 from django_dbopt.conf import get_config
@@ -99,11 +100,22 @@ def _tick() -> None:
     except ServiceUnavailable as e:
         logger.warning("query monitor flush failed, will retry: %s", e)
     finally:
+        _evaluate_alerts()
         suppressed_token = suppressed.set(True)
         try:
             connections.close_all()  # this thread's own connections
         finally:
             suppressed.reset(suppressed_token)
+
+
+def _evaluate_alerts() -> None:
+    """The alert rules ride on this thread (``django_dbopt.ops.alerts``)."""
+    from django_dbopt.ops.alerts import maybe_evaluate
+
+    try:
+        maybe_evaluate()
+    except ImproperlyConfigured as e:
+        logger.error("alerts not evaluated: %s", e)
 
 
 def _run(interval: float, stop: threading.Event) -> None:

@@ -71,39 +71,15 @@ def has_hypopg(using: str) -> bool:
 
 
 def unused_indexes(using: str) -> list[dict[str, Any]]:
-    """Indexes never scanned since statistics were last reset (not unique, not primary)."""
-    return [
-        {"table": i.table, "index": i.name, "columns": i.columns, "size_bytes": i.size_bytes}
-        for i in _query(using, "", [])
-        if i.scans == 0 and not i.unique and not i.primary
-    ]
+    """Indexes scanned on neither ``using`` nor its replicas (see ``index_usage``)."""
+    from django_dbopt.monitor import index_usage
+
+    found: list[dict[str, Any]] = index_usage.unused_indexes(using)["indexes"]
+    return found
 
 
 def duplicate_indexes(using: str) -> list[dict[str, Any]]:
-    """Indexes whose columns are a leading prefix of (or equal to) another index's."""
-    by_table: dict[str, list[IndexInfo]] = {}
-    for index in _query(using, "", []):
-        if index.valid and not index.partial and "" not in index.columns:
-            by_table.setdefault(index.table, []).append(index)
-    out = []
-    for indexes in by_table.values():
-        for a in indexes:
-            if a.unique or a.primary:
-                continue
-            for b in indexes:
-                if (
-                    a is not b
-                    and b.columns[: len(a.columns)] == a.columns
-                    and (len(b.columns) > len(a.columns) or a.name > b.name)
-                ):
-                    out.append(
-                        {
-                            "table": a.table,
-                            "index": a.name,
-                            "columns": a.columns,
-                            "covered_by": b.name,
-                            "size_bytes": a.size_bytes,
-                        }
-                    )
-                    break
-    return out
+    """Indexes another index fully serves (method, opclass, collation, predicate)."""
+    from django_dbopt.monitor import index_usage
+
+    return index_usage.duplicate_indexes(using)

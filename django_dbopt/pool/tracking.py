@@ -61,6 +61,22 @@ def _skipped_prefixes() -> tuple[str, ...]:
 _SKIP = _skipped_prefixes()
 
 
+def _internal_prefixes() -> tuple[str, ...]:
+    """The connect path proper: frames there are never a call site, even as a fallback."""
+    dirs = [os.path.dirname(contextlib.__file__ or "")]
+    internal = ("django.db", "django.utils", "django.test", "psycopg", "psycopg_pool")
+    for name in (*internal, "django_dbopt.pool"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        dirs.append(os.path.dirname(module.__file__ or ""))
+    return tuple(d + os.sep for d in dirs if d)
+
+
+_INTERNAL = _internal_prefixes()
+
+
 class Checkout:
     """One connection handed out by a pool and not returned yet."""
 
@@ -82,14 +98,22 @@ class Checkout:
         self.request = current_request.get()
         self.reported = False
         frame: FrameType | None = sys._getframe(2)
+        fallback: FrameType | None = None  # the first frame outside the connect path
         while frame is not None and frame.f_code.co_filename.startswith(_SKIP):
+            if fallback is None and not frame.f_code.co_filename.startswith(_INTERNAL):
+                fallback = frame
             frame = frame.f_back
-        self.filename: str = "?" if frame is None else frame.f_code.co_filename
+        # no application frame (Django's own middleware, django-dbopt's own pages, a
+        # thread started by a library): the library frame that asked, else unknown
+        frame = frame or fallback
+        self.filename: str | None = None if frame is None else frame.f_code.co_filename
         self.lineno: int = 0 if frame is None else frame.f_lineno
-        self.function: str = "?" if frame is None else frame.f_code.co_name
+        self.function: str = "" if frame is None else frame.f_code.co_name
 
     @property
     def location(self) -> str:
+        if self.filename is None:
+            return "unknown"
         return f"{self.filename}:{self.lineno} in {self.function}()"
 
     @property

@@ -1,0 +1,1 @@
+"""Operations: the report permissions, the admin overview page and alerts."""
