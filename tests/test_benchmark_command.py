@@ -8,6 +8,7 @@ from io import StringIO
 
 import jsonschema
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client, override_settings
@@ -82,6 +83,7 @@ def test_usage_errors(args: tuple[str, ...], message: str) -> None:
 def test_admin_history_and_run_pages() -> None:
     report = _run("--workloads=crud", "--label=admin")
     staff = User.objects.create_user(email="staff@example.com", password="x", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_reports"))
     client = Client()
     client.force_login(staff)
     listing = client.get("/admin/django_dbopt/benchmarkrun/")
@@ -92,6 +94,10 @@ def test_admin_history_and_run_pages() -> None:
     assert page.status_code == 200
     assert b"latency histogram of crud" in page.content
     assert b"cdn" not in page.content.lower()
+
+    staff_only = User.objects.create_user(email="staff2@example.com", password="x", is_staff=True)
+    client.force_login(staff_only)
+    assert client.get("/admin/django_dbopt/benchmarkrun/").status_code == 403
 
     outsider = User.objects.create_user(email="user@example.com", password="x")
     client.force_login(outsider)

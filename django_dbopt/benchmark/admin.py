@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 
+from django_dbopt.admin_pages import can_view_reports
 from django_dbopt.benchmark.chart import trend_chart
 from django_dbopt.benchmark.models import BenchmarkRun
 from django_dbopt.monitor import histogram
@@ -62,10 +63,10 @@ class BenchmarkRunAdmin(admin.ModelAdmin[BenchmarkRun]):
         return TemplateResponse(request, "django_dbopt/benchmark/run.html", context)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return bool(request.user.is_active and request.user.is_staff)
+        return can_view_reports(request)
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.is_active and request.user.is_staff)
+        return can_view_reports(request)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
