@@ -24,7 +24,7 @@ from sqlglot.errors import ParseError
 
 from django_dbopt.conf import get_config
 from django_dbopt.exceptions import NotSupported, UnsafeQuery
-from django_dbopt.monitor.explain import explain, parameterize, table_rows
+from django_dbopt.monitor.explain import explain, explain_alias, parameterize, table_rows
 from django_dbopt.monitor.indexes import IndexInfo, existing_indexes, has_hypopg
 from django_dbopt.monitor.migration import migration_for
 from django_dbopt.monitor.scope import suppressed
@@ -137,6 +137,7 @@ def covered(candidate: Candidate, indexes: list[IndexInfo]) -> bool:
 
 
 def _validate(sql: str, candidate: Candidate, using: str) -> tuple[float, float, bool]:
+    using = explain_alias(using)  # HypoPG's indexes live in the session EXPLAIN uses
     before = explain(sql, using=using).total_cost
     token = suppressed.set(True)
     try:
