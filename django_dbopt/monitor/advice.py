@@ -20,7 +20,7 @@ from typing import Any
 import sqlglot
 from django.db import DatabaseError, connections
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import SqlglotError
 
 from django_dbopt.conf import get_config
 from django_dbopt.exceptions import NotSupported, UnsafeQuery
@@ -83,7 +83,8 @@ def candidates(sql: str) -> list[Candidate]:
     text, _ = parameterize(sql) if "?" in sql else (sql, 0)
     try:
         tree = sqlglot.parse_one(text, read="postgres")
-    except ParseError:
+    except SqlglotError as e:  # TokenError (an unterminated comment) is not a ParseError
+        logger.info("no index advice for a shape sqlglot cannot read: %s", e)
         return []
     found: dict[str, dict[str, list[str]]] = {}
 
@@ -210,9 +211,18 @@ def advise(
     out: list[Advice] = []
     seen: set[tuple[str, tuple[str, ...]]] = set()
     for item in [s for s in ranked if statement_kind(s.fingerprint.sql) == "read"][:limit]:
-        for advice in advise_query(
-            item.fingerprint.id, item.fingerprint.sql, item.alias, item.calls, item.total_ns / 1e6
-        ):
+        try:
+            found = advise_query(
+                item.fingerprint.id,
+                item.fingerprint.sql,
+                item.alias,
+                item.calls,
+                item.total_ns / 1e6,
+            )
+        except (DatabaseError, SqlglotError) as e:  # one bad shape never hides the others
+            logger.info("no index advice for fingerprint=%s: %s", item.fingerprint.id, e)
+            continue
+        for advice in found:
             key = (advice.table, tuple(advice.columns))
             if key not in seen:
                 seen.add(key)
