@@ -1,9 +1,10 @@
 """Index advice: candidates from a query's WHERE / JOIN / ORDER BY, proved with HypoPG.
 
-Parsing is sqlglot's (off the hot path). A candidate is skipped when an existing index
-already starts with its columns. With the ``hypopg`` extension installed in the
-database, each candidate is created hypothetically and the query's generic plan
-re-costed: it is "validated" only if the planner uses it and the cost drops by at least
+Parsing is sqlglot's (off the hot path). A candidate is skipped unless its table and
+columns exist in the catalog (``pg_attribute``), and when an existing index already
+starts with its columns; identifiers in the DDL are quoted by psycopg. With the
+``hypopg`` extension installed in the database, each candidate is created
+hypothetically and the query's generic plan re-costed: it is "validated" only if the planner uses it and the cost drops by at least
 ``MIN_COST_GAIN``; a candidate the planner ignores is dropped. Without HypoPG it is
 "unvalidated" (and only offered for tables of at least ``LARGE_TABLE_ROWS`` rows).
 Ranking: measured total time x the planner's cost reduction (validated), else measured
@@ -25,7 +26,13 @@ from sqlglot.errors import SqlglotError
 from django_dbopt.conf import get_config
 from django_dbopt.exceptions import NotSupported, UnsafeQuery
 from django_dbopt.monitor.explain import explain, explain_alias, parameterize, table_rows
-from django_dbopt.monitor.indexes import IndexInfo, existing_indexes, has_hypopg
+from django_dbopt.monitor.indexes import (
+    IndexInfo,
+    existing_indexes,
+    has_hypopg,
+    quote_ident,
+    table_columns,
+)
 from django_dbopt.monitor.migration import migration_for
 from django_dbopt.monitor.scope import suppressed
 from django_dbopt.monitor.store import get_store, merge_by
@@ -47,8 +54,8 @@ class Candidate:
 
     @property
     def ddl(self) -> str:
-        cols = ", ".join(f'"{c}"' for c in self.columns)
-        return f'CREATE INDEX ON "{self.table}" ({cols})'
+        cols = ", ".join(quote_ident(c) for c in self.columns)
+        return f"CREATE INDEX ON {quote_ident(self.table)} ({cols})"
 
 
 @dataclass
@@ -165,6 +172,10 @@ def advise_query(
     proposals = candidates(sql)
     if not proposals:
         return []
+    real = table_columns(using, {c.table for c in proposals})
+    proposals = [c for c in proposals if set(c.columns) <= real.get(c.table, set())]
+    if not proposals:
+        return []  # only names the catalog does not know (a view, a CTE, a crafted name)
     indexes = existing_indexes(using, {c.table for c in proposals})
     hypo = has_hypopg(using)
     sizes = table_rows(using, {c.table for c in proposals})
