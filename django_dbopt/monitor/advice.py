@@ -6,9 +6,9 @@ starts with its columns; identifiers in the DDL are quoted by psycopg. With the
 ``hypopg`` extension installed in the database, each candidate is created
 hypothetically and the query's generic plan re-costed: it is "validated" only if the
 planner uses it and the cost drops by at least ``MIN_COST_GAIN``; a candidate the
-planner ignores is dropped. Without HypoPG it is "unvalidated" (and only offered for tables of at least ``LARGE_TABLE_ROWS`` rows).
-Ranking: measured total time x the planner's cost reduction (validated), else measured
-total time.
+planner ignores is dropped. Without HypoPG it is "unvalidated" (and only offered for
+tables of at least ``LARGE_TABLE_ROWS`` rows). Ranking: measured total time x the
+planner's cost reduction (validated), else measured total time.
 """
 
 from __future__ import annotations
