@@ -177,7 +177,7 @@ def advise_query(
     if not proposals:
         return []  # only names the catalog does not know (a view, a CTE, a crafted name)
     indexes = existing_indexes(using, {c.table for c in proposals})
-    hypo = has_hypopg(using)
+    hypo = has_hypopg(explain_alias(using))  # HypoPG runs where EXPLAIN runs
     sizes = table_rows(using, {c.table for c in proposals})
     out = []
     for candidate in proposals:
