@@ -137,6 +137,19 @@ def check_monitor(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
                     id="django_dbopt.E010",
                 )
             )
+    explain_alias = monitor.get("EXPLAIN_DATABASE")
+    if explain_alias and explain_alias in settings.DATABASES:
+        engine = str(settings.DATABASES[explain_alias].get("ENGINE", ""))
+        if not engine.endswith("postgresql"):
+            messages.append(
+                Error(
+                    f"{SETTING_NAME}['MONITOR']['EXPLAIN_DATABASE'] names the database "
+                    f"{explain_alias!r}, whose engine {engine!r} is not PostgreSQL.",
+                    hint="Point EXPLAIN_DATABASE at a PostgreSQL alias that connects as a "
+                    "low-privilege role (see docs/security.md), or remove it.",
+                    id="django_dbopt.E021",
+                )
+            )
     if monitor.get("ENABLED", True) and MONITOR_MIDDLEWARE not in settings.MIDDLEWARE:
         messages.append(
             Warning(

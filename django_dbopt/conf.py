@@ -52,6 +52,9 @@ class MonitorSettings:
     explain_timeout_ms: int = field(default=2000, metadata={MIN: 1})
     large_table_rows: int = field(default=10000, metadata={MIN: 1})
     store_cache: str | None = field(default=None, metadata=_alias("cache"))
+    #: run EXPLAIN on this alias (a low-privilege role or a standby) instead of the
+    #: one the query ran on
+    explain_database: str | None = field(default=None, metadata=_alias("database"))
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,10 @@ the reverse would serve stale data or send a write to a replica.
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import Literal
+
+from django_dbopt.memo import SqlMemo
 
 Kind = Literal["read", "write", "transaction", "other"]
 
@@ -24,11 +25,12 @@ _WRITE_WORDS = re.compile(
 _TRANSACTION = frozenset(
     {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "PREPARE", "ABORT"}
 )
+#: bytes of SQL text the memo may hold
+MEMO_MAX_BYTES = 4 * 1024 * 1024
 _OTHER = frozenset({"SET", "SHOW", "RESET", "DISCARD", "LISTEN", "UNLISTEN", "NOTIFY"})
 
 
-@functools.lru_cache(maxsize=4096)
-def statement_kind(sql: str) -> Kind:
+def _statement_kind(sql: str) -> Kind:
     """``"read"`` for a plain SELECT (or VALUES / EXPLAIN without ANALYZE), else the kind."""
     text = _COMMENTS.sub(" ", sql).strip().lstrip("(").lstrip()
     first = text[:12].split(None, 1)[0].upper() if text else ""
@@ -41,6 +43,10 @@ def statement_kind(sql: str) -> Kind:
     if first == "EXPLAIN":
         return "write" if re.search(r"\bANALY[SZ]E\b", text, re.IGNORECASE) else "read"
     return "write"
+
+
+#: memoized per SQL string, bounded in bytes (``django_dbopt.memo``)
+statement_kind: SqlMemo[Kind] = SqlMemo(_statement_kind, MEMO_MAX_BYTES, lambda _: 0)
 
 
 def is_read(sql: str) -> bool:

@@ -44,3 +44,22 @@ def test_malformed_sections_never_crash_the_checks(value: object) -> None:
     with override_settings(DBOPT=value):
         assert [e.id for e in check_settings()]  # reported...
         check_installed()  # ...and no exception from the other check
+
+
+@pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
+def test_explain_database_must_be_postgresql() -> None:
+    from django.conf import settings
+
+    from django_dbopt.checks import check_monitor
+
+    databases = {
+        **settings.DATABASES,
+        "lite": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},
+        "pg": {"ENGINE": "django_dbopt.pool.postgresql", "NAME": "x"},
+    }
+    with override_settings(DATABASES=databases, DBOPT={"MONITOR": {"EXPLAIN_DATABASE": "lite"}}):
+        errors = [m for m in check_monitor() if m.id == "django_dbopt.E021"]
+    assert len(errors) == 1
+    assert errors[0].hint
+    with override_settings(DATABASES=databases, DBOPT={"MONITOR": {"EXPLAIN_DATABASE": "pg"}}):
+        assert "django_dbopt.E021" not in [m.id for m in check_monitor()]

@@ -40,7 +40,7 @@ def test_update_really_is_not_run() -> None:
         explain(f"UPDATE tasks SET title = 'after' WHERE id = {task.pk}")
     with pytest.raises(UnsafeQuery):
         explain(f"SELECT 1; UPDATE tasks SET title = 'after' WHERE id = {task.pk}")
-    with pytest.raises(UnsafeQuery, match="one statement at a time; got 2"):
+    with pytest.raises(UnsafeQuery, match="one statement at a time"):
         explain("SELECT 1; SELECT pg_sleep(0)")
     task.refresh_from_db()
     assert task.title == "before"

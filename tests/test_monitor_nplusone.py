@@ -162,3 +162,16 @@ def test_many_to_many_gets_a_prefetch_hint(findings: list[dict[str, Any]]) -> No
         for user in User.objects.all():
             list(user.groups.all())
     assert [f["hint"] for f in findings] == ["demo.User: use prefetch_related('groups')"]
+
+
+@pytest.mark.parametrize(("debug", "reported"), [(True, True), (False, False)])
+def test_under_debug_repeats_alone_make_an_nplusone(
+    client: Client, findings: list[dict[str, Any]], debug: bool, reported: bool
+) -> None:
+    """30 tasks reading ``task.project``: quick queries, far under the summed-time
+    threshold. Under ``DEBUG = True`` the repeat count alone reports it (what nplusone
+    does); in production the time threshold still applies."""
+    TaskFactory.create_batch(30)
+    with monitored(nplusone_min_total_ms=60_000), override_settings(DEBUG=debug):
+        assert client.get(reverse("demo:tasks_nplusone")).status_code == 200
+    assert bool(findings) is reported

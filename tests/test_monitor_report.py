@@ -107,3 +107,10 @@ def test_report_on_an_empty_store_says_no_data() -> None:
     text = report("--no-advice")
     assert "no data" in text
     assert "none recorded" in text
+
+
+def test_an_unknown_view_is_a_command_error_listing_the_known_ones(client: Client) -> None:
+    load(client)
+    with pytest.raises(CommandError, match=r"--view 'demo:nope'.*demo:tasks_nplusone"):
+        report("--view", "demo:nope")
+    assert "demo:tasks_fixed" in report("--view", "demo:tasks_fixed")

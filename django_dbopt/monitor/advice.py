@@ -1,13 +1,14 @@
 """Index advice: candidates from a query's WHERE / JOIN / ORDER BY, proved with HypoPG.
 
-Parsing is sqlglot's (off the hot path). A candidate is skipped when an existing index
-already starts with its columns. With the ``hypopg`` extension installed in the
-database, each candidate is created hypothetically and the query's generic plan
-re-costed: it is "validated" only if the planner uses it and the cost drops by at least
-``MIN_COST_GAIN``; a candidate the planner ignores is dropped. Without HypoPG it is
-"unvalidated" (and only offered for tables of at least ``LARGE_TABLE_ROWS`` rows).
-Ranking: measured total time x the planner's cost reduction (validated), else measured
-total time.
+Parsing is sqlglot's (off the hot path). A candidate is skipped unless its table and
+columns exist in the catalog (``pg_attribute``), and when an existing index already
+starts with its columns; identifiers in the DDL are quoted by psycopg. With the
+``hypopg`` extension installed in the database, each candidate is created
+hypothetically and the query's generic plan re-costed: it is "validated" only if the
+planner uses it and the cost drops by at least ``MIN_COST_GAIN``; a candidate the
+planner ignores is dropped. Without HypoPG it is "unvalidated" (and only offered for
+tables of at least ``LARGE_TABLE_ROWS`` rows). Ranking: measured total time x the
+planner's cost reduction (validated), else measured total time.
 """
 
 from __future__ import annotations
@@ -20,12 +21,18 @@ from typing import Any
 import sqlglot
 from django.db import DatabaseError, connections
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import SqlglotError
 
 from django_dbopt.conf import get_config
 from django_dbopt.exceptions import NotSupported, UnsafeQuery
-from django_dbopt.monitor.explain import explain, parameterize, table_rows
-from django_dbopt.monitor.indexes import IndexInfo, existing_indexes, has_hypopg
+from django_dbopt.monitor.explain import explain, explain_alias, parameterize, table_rows
+from django_dbopt.monitor.indexes import (
+    IndexInfo,
+    existing_indexes,
+    has_hypopg,
+    quote_ident,
+    table_columns,
+)
 from django_dbopt.monitor.migration import migration_for
 from django_dbopt.monitor.scope import suppressed
 from django_dbopt.monitor.store import get_store, merge_by
@@ -47,8 +54,8 @@ class Candidate:
 
     @property
     def ddl(self) -> str:
-        cols = ", ".join(f'"{c}"' for c in self.columns)
-        return f'CREATE INDEX ON "{self.table}" ({cols})'
+        cols = ", ".join(quote_ident(c) for c in self.columns)
+        return f"CREATE INDEX ON {quote_ident(self.table)} ({cols})"
 
 
 @dataclass
@@ -83,7 +90,8 @@ def candidates(sql: str) -> list[Candidate]:
     text, _ = parameterize(sql) if "?" in sql else (sql, 0)
     try:
         tree = sqlglot.parse_one(text, read="postgres")
-    except ParseError:
+    except SqlglotError as e:  # TokenError (an unterminated comment) is not a ParseError
+        logger.info("no index advice for a shape sqlglot cannot read: %s", e)
         return []
     found: dict[str, dict[str, list[str]]] = {}
 
@@ -137,6 +145,7 @@ def covered(candidate: Candidate, indexes: list[IndexInfo]) -> bool:
 
 
 def _validate(sql: str, candidate: Candidate, using: str) -> tuple[float, float, bool]:
+    using = explain_alias(using)  # HypoPG's indexes live in the session EXPLAIN uses
     before = explain(sql, using=using).total_cost
     token = suppressed.set(True)
     try:
@@ -163,8 +172,12 @@ def advise_query(
     proposals = candidates(sql)
     if not proposals:
         return []
+    real = table_columns(using, {c.table for c in proposals})
+    proposals = [c for c in proposals if set(c.columns) <= real.get(c.table, set())]
+    if not proposals:
+        return []  # only names the catalog does not know (a view, a CTE, a crafted name)
     indexes = existing_indexes(using, {c.table for c in proposals})
-    hypo = has_hypopg(using)
+    hypo = has_hypopg(explain_alias(using))  # HypoPG runs where EXPLAIN runs
     sizes = table_rows(using, {c.table for c in proposals})
     out = []
     for candidate in proposals:
@@ -209,9 +222,18 @@ def advise(
     out: list[Advice] = []
     seen: set[tuple[str, tuple[str, ...]]] = set()
     for item in [s for s in ranked if statement_kind(s.fingerprint.sql) == "read"][:limit]:
-        for advice in advise_query(
-            item.fingerprint.id, item.fingerprint.sql, item.alias, item.calls, item.total_ns / 1e6
-        ):
+        try:
+            found = advise_query(
+                item.fingerprint.id,
+                item.fingerprint.sql,
+                item.alias,
+                item.calls,
+                item.total_ns / 1e6,
+            )
+        except (DatabaseError, SqlglotError) as e:  # one bad shape never hides the others
+            logger.info("no index advice for fingerprint=%s: %s", item.fingerprint.id, e)
+            continue
+        for advice in found:
             key = (advice.table, tuple(advice.columns))
             if key not in seen:
                 seen.add(key)

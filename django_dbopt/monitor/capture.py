@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -84,14 +85,16 @@ def runtime() -> Runtime:
         slow_ns=round(config.slow_query_ms * 1e6),
         capture_params=config.capture_params,
         min_count=config.nplusone_min_count,
-        min_total_ns=round(config.nplusone_min_total_ms * 1e6),
+        # under DEBUG the repeat count alone makes an N+1 (as nplusone does): development
+        # queries are fast, so a summed-time threshold would hide them
+        min_total_ns=0 if settings.DEBUG else round(config.nplusone_min_total_ms * 1e6),
         default_view=(view := _default_view()),
         command_flusher=view.startswith("command:") and view not in NO_FLUSH_COMMANDS,
     )
 
 
 def _reset_runtime(*, setting: str, **kwargs: Any) -> None:
-    if setting == SETTING_NAME:
+    if setting in (SETTING_NAME, "DEBUG"):
         runtime.cache_clear()
 
 

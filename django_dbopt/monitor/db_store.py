@@ -2,10 +2,11 @@
 
 Flushes only insert rows, one per (bucket, fingerprint, view), so processes never
 overwrite each other; merging is associative, so readers add up whatever rows a bucket
-has. ``maintain()`` deletes rows older than ``RETENTION_DAYS`` in batches of
-``PRUNE_BATCH`` (at most 20 batches per call), folds each closed bucket's rows into one,
-folds buckets older than ``ROLLUP_AFTER_H`` into hour rows and hours older than a week
-into day rows, so a report over the whole retention reads a bounded number of rows.
+has. ``maintain()`` deletes rows older than ``RETENTION_DAYS`` (plans, and query shapes
+no kept row refers to, included) in batches of ``PRUNE_BATCH`` (at most 20 batches per
+call), folds each closed bucket's rows into one, folds buckets older than
+``ROLLUP_AFTER_H`` into hour rows and hours older than a week into day rows, so a report
+over the whole retention reads a bounded number of rows.
 """
 
 from __future__ import annotations
@@ -29,6 +30,19 @@ from django_dbopt.monitor.store import bucket_start
 FOLD_BATCH = 5000
 #: hour rows older than this many days are folded into day rows
 DAY_ROLLUP_AFTER_D = 7
+
+
+def unused_shapes(alias: str, expired: datetime.datetime) -> Any:
+    """Shapes first seen before ``expired`` that no kept row refers to any more."""
+    from django.db.models import Exists, OuterRef
+
+    from django_dbopt.monitor.models import NPlusOneFinding, QueryShape, QueryStat, SlowQuery
+
+    shapes = QueryShape.objects.using(alias).filter(first_seen__lt=expired)
+    for model in (QueryStat, SlowQuery, NPlusOneFinding):
+        referring = model.objects.using(alias).filter(fingerprint=OuterRef("fingerprint"))
+        shapes = shapes.filter(~Exists(referring))
+    return shapes
 
 
 class DatabaseStore:
@@ -156,7 +170,13 @@ class DatabaseStore:
 
     def maintain(self) -> dict[str, int]:
         """Compact closed buckets, roll old ones up to hours, prune expired rows (bounded)."""
-        from django_dbopt.monitor.models import FlushLog, NPlusOneFinding, QueryStat, SlowQuery
+        from django_dbopt.monitor.models import (
+            FlushLog,
+            NPlusOneFinding,
+            PlanCache,
+            QueryStat,
+            SlowQuery,
+        )
 
         config = get_config().monitor
         now = timezone.now()
@@ -167,8 +187,11 @@ class DatabaseStore:
             (SlowQuery, "at"),
             (FlushLog, "at"),
             (NPlusOneFinding, "last_seen"),
+            (PlanCache, "at"),
         ):
-            done["pruned"] += self._prune(model, field, expired, config.prune_batch)
+            rows = model.objects.using(self.alias).filter(**{f"{field}__lt": expired})
+            done["pruned"] += self._prune(rows, config.prune_batch)
+        done["pruned"] += self._prune(unused_shapes(self.alias, expired), config.prune_batch)
         current = bucket_start(now, config.bucket_s)
         rows = QueryStat.objects.using(self.alias)
         done["compacted"] = self._fold(
@@ -215,17 +238,13 @@ class DatabaseStore:
             QueryStat.objects.using(self.alias).bulk_create(merged, batch_size=500)
         return len(picked)
 
-    def _prune(self, model: Any, field: str, before: datetime.datetime, batch: int) -> int:
+    def _prune(self, rows: Any, batch: int) -> int:
         pruned = 0
         for _ in range(20):  # at most 20 batches per call; the next flush continues
-            ids = list(
-                model.objects.using(self.alias)
-                .filter(**{f"{field}__lt": before})
-                .values_list("pk", flat=True)[:batch]
-            )
+            ids = list(rows.values_list("pk", flat=True)[:batch])
             if not ids:
                 break
-            model.objects.using(self.alias).filter(pk__in=ids).delete()
+            rows.model.objects.using(self.alias).filter(pk__in=ids).delete()
             pruned += len(ids)
         return pruned
 

@@ -1,12 +1,25 @@
-"""EXPLAIN, safely and off the request path: SELECT only, rolled back, time-limited.
+"""EXPLAIN, safely and off the request path: one SELECT, read-only, rolled back, time-limited.
 
-A statement is refused (``UnsafeQuery``) unless ``sqlkind`` calls it a read, it starts
-with SELECT/WITH/VALUES/TABLE and sqlglot parses it as exactly one statement. It runs
-inside a transaction (or savepoint) that is always rolled back, made ``READ ONLY`` when it
-is a fresh transaction, with ``SET LOCAL statement_timeout``. A fingerprint's normalized
-SQL (values replaced by ``?``) is explained as PostgreSQL's generic plan: prepared with
-``$n`` parameters and executed under ``plan_cache_mode = force_generic_plan``. ``ANALYZE``
-is only offered for SQL with real values. The monitor's own queries here are not recorded.
+What PostgreSQL receives is decided by PostgreSQL itself, never by a second parser:
+
+- every statement goes over the extended query protocol (psycopg server-side binding),
+  whose Parse message refuses a string holding several statements, so no quoting trick
+  can append ``; COMMIT; <anything>``;
+- a fingerprint's SQL (values replaced by ``?``) becomes ``$n`` parameters and is
+  ``PREPARE``d (the parameters typed by PostgreSQL, as unknown-typed ``$n``); only
+  preparable statements (SELECT, VALUES, INSERT, UPDATE, DELETE, MERGE) get through, and
+  a plan with a ``ModifyTable`` (data-modifying CTE included) or ``LockRows`` node is
+  refused before anything runs. It is explained as PostgreSQL's generic plan
+  (``plan_cache_mode = force_generic_plan``);
+- the whole thing runs in its own transaction (a savepoint when the caller is already in
+  one), ``SET LOCAL transaction_read_only = on`` first, with ``SET LOCAL
+  statement_timeout``, and is always rolled back: a function with side effects fails on
+  its first write and leaves nothing;
+- ``MONITOR.EXPLAIN_DATABASE`` sends EXPLAIN to a dedicated alias (a low-privilege role
+  or a standby; see docs/security.md).
+
+A cheap first filter (``check_select``) refuses what is plainly not a read. ``ANALYZE`` is
+only offered for SQL with real values. The monitor's own queries here are not recorded.
 """
 
 from __future__ import annotations
@@ -18,9 +31,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlglot
+import psycopg
 from django.db import DatabaseError, connections, transaction
-from sqlglot.errors import ParseError
 
 from django_dbopt.conf import get_config
 from django_dbopt.exceptions import NotSupported, UnsafeQuery
@@ -28,6 +40,10 @@ from django_dbopt.monitor.scope import suppressed
 from django_dbopt.sqlkind import statement_kind
 
 _READ_START = re.compile(r"^\s*\(?\s*(SELECT|WITH|VALUES|TABLE)\b", re.IGNORECASE)
+_MODIFYING_CTE = re.compile(r"\bWITH\b.*\b(DELETE|UPDATE|INSERT|MERGE)\b", re.I | re.S)
+#: plan nodes that write or lock: refused even though EXPLAIN alone would not run them
+_WRITING_NODES = frozenset({"ModifyTable", "LockRows"})
+_MULTIPLE = "cannot insert multiple commands into a prepared statement"
 _COUNTER = itertools.count()
 
 
@@ -52,16 +68,15 @@ def parameterize(shape: str) -> tuple[str, int]:
 
 
 def check_select(sql: str) -> None:
-    """Raise ``UnsafeQuery`` unless ``sql`` is one read-only SELECT-like statement."""
-    if statement_kind(sql) != "read" or not _READ_START.match(sql):
+    """Raise ``UnsafeQuery`` unless ``sql`` plainly looks like a read (a first filter:
+    PostgreSQL itself decides what the statement is, see the module docstring)."""
+    if statement_kind(sql) != "read" or not _READ_START.match(sql) or _MODIFYING_CTE.search(sql):
         raise UnsafeQuery(f"EXPLAIN runs only SELECT statements, not: {sql[:80]!r}")
-    probe = re.sub(r"%s|%\(\w+\)s|\?", "NULL", sql.replace("(...)", "(?)"))
-    try:
-        statements = [s for s in sqlglot.parse(probe, read="postgres") if s is not None]
-    except ParseError as e:
-        raise UnsafeQuery(f"EXPLAIN refused a statement it cannot parse: {e}") from e
-    if len(statements) != 1:
-        raise UnsafeQuery(f"EXPLAIN runs one statement at a time; got {len(statements)}")
+
+
+def explain_alias(using: str) -> str:
+    """The alias EXPLAIN runs on: ``MONITOR.EXPLAIN_DATABASE`` when set, else ``using``."""
+    return get_config().monitor.explain_database or using
 
 
 def explain(
@@ -74,59 +89,87 @@ def explain(
 ) -> Explained:
     """EXPLAIN (FORMAT JSON) ``sql`` on ``using``; generic plan for ``?``-shapes."""
     check_select(sql)
-    connection = connections[using]
+    connection = connections[explain_alias(using)]
     if connection.vendor != "postgresql":
-        raise NotSupported(f"EXPLAIN analysis needs PostgreSQL; {using!r} is {connection.vendor}")
+        raise NotSupported(
+            f"EXPLAIN analysis needs PostgreSQL; {connection.alias!r} is {connection.vendor}"
+        )
     generic = ("?" in sql) if generic is None else generic
     if generic and analyze:
         raise UnsafeQuery("ANALYZE needs real parameter values; a fingerprint has none")
-    options = "FORMAT JSON, ANALYZE, BUFFERS" if analyze else "FORMAT JSON"
     timeout = get_config().monitor.explain_timeout_ms
     token = suppressed.set(True)
     try:
-        return _run(connection, sql, params, options, timeout, generic, analyze)
+        with connection.wrap_database_errors:
+            return _run(connection, sql, params, timeout, generic, analyze)
     finally:
         suppressed.reset(token)
 
 
+def _extended(cursor: psycopg.Cursor[Any], sql: str, params: Any = None) -> None:
+    """Execute over the extended protocol (one statement; binary forces it without
+    parameters)."""
+    try:
+        cursor.execute(sql, params, binary=True)
+    except psycopg.errors.SyntaxError as e:
+        if _MULTIPLE in str(e):
+            raise UnsafeQuery("EXPLAIN runs one statement at a time; got several") from e
+        raise
+
+
 def _run(
-    connection: Any,
-    sql: str,
-    params: Any,
-    options: str,
-    timeout: int,
-    generic: bool,
-    analyze: bool,
+    connection: Any, sql: str, params: Any, timeout: int, generic: bool, analyze: bool
 ) -> Explained:
-    fresh = not connection.in_atomic_block
+    connection.ensure_connection()
     name = f"dbopt_explain_{next(_COUNTER)}"
     result: list[Any] = []
     prepared = False
     try:
-        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-            if fresh:
-                cursor.execute("SET TRANSACTION READ ONLY")
-            cursor.execute(f"SET LOCAL statement_timeout = {int(timeout)}")
+        with (
+            transaction.atomic(using=connection.alias),
+            psycopg.Cursor(connection.connection) as cursor,
+        ):
+            _extended(cursor, "SET LOCAL transaction_read_only = on")
+            _extended(cursor, f"SET LOCAL statement_timeout = {int(timeout)}")
             if generic:
                 text, count = parameterize(sql)
-                cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-                cursor.execute(f"PREPARE {name} AS {text}")
+                _extended(cursor, "SET LOCAL plan_cache_mode = force_generic_plan")
+                _extended(cursor, f"PREPARE {name} AS {text}")
                 prepared = True
-                args = f"({', '.join(['NULL'] * count)})" if count else ""
-                cursor.execute(f"EXPLAIN ({options}) EXECUTE {name}{args}")
+                body = f"EXECUTE {name}" + (f"({', '.join(['NULL'] * count)})" if count else "")
+                params = None
             else:
-                cursor.execute(f"EXPLAIN ({options}) {sql}", params)
-            result.append(cursor.fetchone()[0])
+                body = sql
+            _extended(cursor, f"EXPLAIN (FORMAT JSON) {body}", params)
+            result.append(_document(cursor.fetchone()))
+            _refuse_writes(result[0], sql)
+            if analyze:
+                _extended(cursor, f"EXPLAIN (FORMAT JSON, ANALYZE, BUFFERS) {body}", params)
+                result[0] = _document(cursor.fetchone())
             raise _Rollback
     except _Rollback:
         pass
     finally:
         if prepared:
             _deallocate(connection, name)
-    raw = result[0]
-    document = json.loads(raw) if isinstance(raw, str) else raw
-    top = document[0]
+    top = result[0][0]
     return Explained(plan=top, total_cost=float(top["Plan"]["Total Cost"]), analyzed=analyze)
+
+
+def _document(row: Any) -> Any:
+    raw = row[0]
+    if isinstance(raw, bytes | bytearray | memoryview):
+        raw = bytes(raw).decode()
+    return json.loads(raw) if isinstance(raw, str) else raw
+
+
+def _refuse_writes(document: Any, sql: str) -> None:
+    """PostgreSQL's own plan says what the statement does: no writing or locking node."""
+    for node in plan_nodes(document[0]["Plan"]):
+        if node.get("Node Type") in _WRITING_NODES:
+            raise UnsafeQuery(
+                f"EXPLAIN refused a statement whose plan has {node['Node Type']}: {sql[:80]!r}"
+            )
 
 
 def _deallocate(connection: Any, name: str) -> None:
@@ -135,7 +178,7 @@ def _deallocate(connection: Any, name: str) -> None:
         with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
             cursor.execute(f"DEALLOCATE {name}")
     except DatabaseError:
-        pass  # the PREPARE was undone with its transaction
+        pass  # the PREPARE failed, so there is nothing to drop
 
 
 def plan_nodes(node: dict[str, Any]) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections
+from psycopg import sql
 
 from django_dbopt.monitor.scope import suppressed
 
@@ -24,6 +25,38 @@ LEFT JOIN pg_stat_user_indexes s ON s.indexrelid = x.indexrelid
 WHERE ns.nspname = ANY(current_schemas(false)) {where}
 ORDER BY t.relname, i.relname
 """
+
+
+_COLUMNS = """
+SELECT t.relname, a.attname
+FROM pg_attribute a
+JOIN pg_class t ON t.oid = a.attrelid
+JOIN pg_namespace ns ON ns.oid = t.relnamespace
+WHERE ns.nspname = ANY(current_schemas(false)) AND t.relkind IN ('r', 'p', 'm')
+  AND a.attnum > 0 AND NOT a.attisdropped AND t.relname = ANY(%s)
+"""
+
+
+def quote_ident(name: str) -> str:
+    """``name`` as a PostgreSQL identifier, quoted and escaped (psycopg's ``Identifier``)."""
+    return sql.Identifier(name).as_string(None)
+
+
+def table_columns(using: str, tables: set[str]) -> dict[str, set[str]]:
+    """The columns each of ``tables`` really has (``pg_attribute``, visible schemas)."""
+    if not tables:
+        return {}
+    token = suppressed.set(True)
+    try:
+        with connections[using].cursor() as cursor:
+            cursor.execute(_COLUMNS, [sorted(tables)])
+            rows = cursor.fetchall()
+    finally:
+        suppressed.reset(token)
+    out: dict[str, set[str]] = {}
+    for table, column in rows:
+        out.setdefault(table, set()).add(column)
+    return out
 
 
 @dataclass

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 from django.apps import apps
 from django.db import models
+
+from django_dbopt.monitor.indexes import quote_ident
 
 
 def _model_for(table: str) -> type[models.Model] | None:
@@ -17,7 +20,8 @@ def _model_for(table: str) -> type[models.Model] | None:
 
 def index_name(table: str, columns: list[str]) -> str:
     digest = hashlib.blake2b(f"{table}|{columns}".encode(), digest_size=3).hexdigest()
-    return f"{table[:10]}_{columns[0][:8]}_{digest}_idx".lstrip("_")
+    plain = re.sub(r"\W", "_", f"{table[:10]}_{columns[0][:8]}", flags=re.ASCII)
+    return f"{plain}_{digest}_idx".lstrip("_")
 
 
 def _latest_migration(app_label: str) -> tuple[str, str] | None:
@@ -36,8 +40,8 @@ def migration_for(table: str, columns: list[str]) -> str:
         getattr(f, "column", None): f.name for f in (model._meta.concrete_fields if model else [])
     }
     if model is None or not all(c in by_column for c in columns):
-        cols = ", ".join(f'"{c}"' for c in columns)
-        return f'CREATE INDEX CONCURRENTLY "{name}" ON "{table}" ({cols});\n'
+        cols = ", ".join(quote_ident(c) for c in columns)
+        return f"CREATE INDEX CONCURRENTLY {quote_ident(name)} ON {quote_ident(table)} ({cols});\n"
     latest = _latest_migration(model._meta.app_label)
     dependency = f"        {latest!r},\n" if latest else ""
     fields = ", ".join(repr(by_column[c]) for c in columns)

@@ -4,7 +4,9 @@ Each flush merges its deltas into two bucketed hashes per (fingerprint, view) wi
 Lua script per key (atomic: counters are added, min/max compared, histogram buckets
 added): a fine bucket of ``BUCKET_S`` seconds kept ``ROLLUP_AFTER_H`` hours, and an hour
 bucket kept ``RETENTION_DAYS``. That is the roll-up, done at write time; expiry is the
-pruning, so nothing is ever scanned or deleted in bulk.
+pruning, so nothing is ever scanned or deleted in bulk. The ``shapes`` hash (normalized
+SQL per fingerprint) expires ``RETENTION_DAYS`` after the last flush, and ``maintain()``
+drops the shapes no flush has written for ``RETENTION_DAYS`` (``shapes:seen`` index).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from django_dbopt.monitor.scope import Finding
 from django_dbopt.monitor.store import bucket_start
 
 PREFIX = "dbopt:mon:"
+#: fingerprint -> when its shape was last written (the ``shapes`` hash's expiry index)
+SHAPES_SEEN = f"{PREFIX}shapes:seen"
 
 _MERGE = """
 local k = KEYS[1]
@@ -115,6 +119,10 @@ class RedisStore:
         shapes.update({f.fingerprint: (f.sql, f.alias) for f in findings})
         for fp, (sql, alias) in shapes.items():
             pipe.hsetnx(f"{PREFIX}shapes", fp, json.dumps([sql, alias]))
+        if shapes:  # when each shape was last written: maintain() drops the stale ones
+            pipe.zadd(SHAPES_SEEN, dict.fromkeys(shapes, now.timestamp()))
+            pipe.expire(f"{PREFIX}shapes", retention)
+            pipe.expire(SHAPES_SEEN, retention)
         for sample in slow:
             pipe.lpush(f"{PREFIX}slow", json.dumps(sample))
         pipe.ltrim(f"{PREFIX}slow", 0, 999)
@@ -161,8 +169,16 @@ class RedisStore:
         """Expiry prunes buckets; drop index entries of expired findings (bounded)."""
         config = get_config().monitor
         cutoff = time.time() - config.retention_days * 86400
-        pruned = self.redis.zremrangebyscore(f"{PREFIX}np", "-inf", cutoff)
-        return {"compacted": 0, "rolled_up": 0, "pruned": int(pruned)}
+        pruned = int(self.redis.zremrangebyscore(f"{PREFIX}np", "-inf", cutoff))
+        for _ in range(20):  # bounded; the next call continues
+            stale = self.redis.zrangebyscore(SHAPES_SEEN, "-inf", cutoff, start=0, num=1000)
+            if not stale:
+                break
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hdel(f"{PREFIX}shapes", *stale)
+            pipe.zrem(SHAPES_SEEN, *stale)
+            pruned += int(pipe.execute()[0])
+        return {"compacted": 0, "rolled_up": 0, "pruned": pruned}
 
     # -- reading -----------------------------------------------------------------------
     def _resolution(self, since: datetime.datetime | None) -> int:

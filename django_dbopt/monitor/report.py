@@ -83,6 +83,20 @@ def view_rows(loaded: dict[Key, Stats]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: -r["total_ms"])
 
 
+def check_view(view: str, since: datetime.datetime | None) -> None:
+    """``ValueError`` naming the known views when the store has no data for ``view``."""
+    known = sorted({v for _, v in get_store().load(since)})
+    if view not in known:
+        listed = ", ".join(known[:50]) + (
+            f" (and {len(known) - 50} more)" if len(known) > 50 else ""
+        )
+        raise ValueError(
+            f"--view {view!r}: no data for this view"
+            + (f" since {since.isoformat()}" if since else "")
+            + f". Known views: {listed or 'none recorded'}"
+        )
+
+
 def build_report(
     since: datetime.datetime | None = None,
     view: str | None = None,

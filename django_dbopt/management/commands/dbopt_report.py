@@ -10,7 +10,7 @@ from django.db import connections
 
 from django_dbopt.exceptions import ServiceUnavailable
 from django_dbopt.monitor.flush import flush_now, maintain_now, store_errors
-from django_dbopt.monitor.report import build_report, parse_since
+from django_dbopt.monitor.report import build_report, check_view, parse_since
 from django_dbopt.monitor.text_report import render
 
 
@@ -74,6 +74,11 @@ class Command(BaseCommand):
                 done = maintain_now()
                 if options["verbosity"] > 1:
                     self.stderr.write(f"maintenance: {done}")
+            if options["view"]:
+                try:
+                    check_view(options["view"], since)
+                except ValueError as e:
+                    raise CommandError(str(e)) from e
             report = build_report(
                 since=since,
                 view=options["view"],
