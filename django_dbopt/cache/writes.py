@@ -20,7 +20,10 @@ uncommitted rows).
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -72,10 +75,52 @@ def snapshot_transaction(connection: BaseDatabaseWrapper) -> bool:
     return level not in ("READ_COMMITTED", "READ_UNCOMMITTED")  # PG runs the latter as the former
 
 
+#: attribute set on a DB-API connection whose session state may not be the default
+SESSION_MARK = "_dbopt_session_changed"
+#: DB-API connections that take no attributes (sqlite3), marked here instead
+_marked: weakref.WeakSet[Any] = weakref.WeakSet()
+_SESSION_START = re.compile(r"\s*(?:\(\s*)*(SET|RESET|DISCARD|DO|CALL)\b(\s+CONSTRAINTS\b)?", re.I)
+_SESSION_CALL = re.compile(r"\bset_config\b", re.I)
+
+
+@functools.lru_cache(maxsize=4096)
+def changes_session(sql: str) -> bool:
+    """``sql`` may change session state that changes what later queries return."""
+    start = _SESSION_START.match(sql)
+    if start is not None:
+        return start.group(2) is None  # SET CONSTRAINTS changes no result
+    return _SESSION_CALL.search(sql) is not None
+
+
+def mark_session_changed(connection: BaseDatabaseWrapper) -> None:
+    """Reads on this connection's current DB-API connection are not cached any more."""
+    raw = connection.connection
+    if raw is None:
+        return
+    try:
+        setattr(raw, SESSION_MARK, True)
+    except AttributeError:
+        _marked.add(raw)
+
+
+def session_changed(connection: BaseDatabaseWrapper) -> bool:
+    """The connection may hold non-default session state (``search_path``, role, RLS
+    settings): reads on it must not be served from, nor stored in, the cache."""
+    raw = connection.connection
+    if raw is None:
+        return False
+    try:
+        return bool(getattr(raw, SESSION_MARK, False)) or raw in _marked
+    except TypeError:  # not weak-referenceable: it took the attribute, if marked
+        return False
+
+
 def uncacheable_now(connection: BaseDatabaseWrapper) -> bool:
-    return connection.in_atomic_block and (
+    if connection.in_atomic_block and (
         _pending_marker(connection) is not None or snapshot_transaction(connection)
-    )
+    ):
+        return True
+    return session_changed(connection)
 
 
 def invalidate_tables(tables: Iterable[str], wait: bool | None = None) -> bool:
@@ -127,6 +172,8 @@ def execute_wrapper(
     def wrapper(
         execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]
     ) -> Any:
+        if sql.__class__ is not str or changes_session(sql):
+            mark_session_changed(connection)  # before: it may fail after changing state
         result = execute(sql, params, many, context)
         if statement_kind(sql) == "write":
             invalidate_for_statement(connection, sql)
