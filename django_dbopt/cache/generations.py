@@ -92,7 +92,7 @@ def _local_bump(st: CacheState, keys: Iterable[str]) -> bool:
 
 def remember(st: CacheState, keys: Sequence[str], gens: str, seq: int) -> None:
     """Keep generations read from Redis, unless an invalidation arrived meanwhile."""
-    if st.seq == seq and st.l1_on:
+    if keys and st.seq == seq and st.l1_on:  # no keys: "" is no generation
         for key, gen in zip(keys, gens.split("."), strict=True):
             st.raise_generation(key, gen)
 
