@@ -141,6 +141,11 @@ class ValueCodec:
             except ValueError as e:
                 raise CodecError(f"corrupt cached integer: {e}") from e
         view = memoryview(blob)
+        if head == RAW and not self._keys and len(blob) <= self.max_bytes:  # the common case
+            try:
+                return pickle.loads(view[1:])  # noqa: S301 (see the trust model)
+            except _UNPICKLING_ERRORS as e:
+                raise CodecError(f"cached value does not unpickle: {e!r}") from e
         if head & SIGNED:
             if len(blob) < 1 + TAG_BYTES:
                 raise ValueRefused("signed value too short")

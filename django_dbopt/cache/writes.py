@@ -99,7 +99,7 @@ def mark_session_changed(connection: BaseDatabaseWrapper) -> None:
         return
     try:
         setattr(raw, SESSION_MARK, True)
-    except AttributeError:
+    except AttributeError:  # sqlite3 connections take no attributes
         _marked.add(raw)
 
 
@@ -109,10 +109,9 @@ def session_changed(connection: BaseDatabaseWrapper) -> bool:
     raw = connection.connection
     if raw is None:
         return False
-    try:
-        return bool(getattr(raw, SESSION_MARK, False)) or raw in _marked
-    except TypeError:  # not weak-referenceable: it took the attribute, if marked
-        return False
+    if getattr(raw, SESSION_MARK, False):
+        return True
+    return bool(_marked) and raw in _marked
 
 
 def uncacheable_now(connection: BaseDatabaseWrapper) -> bool:
