@@ -21,6 +21,7 @@ dropped from the bounded map and seeded again is above every value it ever had.
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -60,6 +61,14 @@ def joined(st: CacheState, keys: Sequence[str]) -> str | None:
 #: L1-only mode's generations: seeded from the clock (µs) once, then only going up
 _counter = itertools.count(time.time_ns() // 1000)
 _counter_lock = threading.Lock()
+
+
+def _new_lock_after_fork() -> None:
+    global _counter_lock
+    _counter_lock = threading.Lock()  # a parent thread may have held it at fork()
+
+
+os.register_at_fork(after_in_child=_new_lock_after_fork)
 
 
 def _next_value() -> str:

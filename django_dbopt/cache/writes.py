@@ -79,17 +79,56 @@ def snapshot_transaction(connection: BaseDatabaseWrapper) -> bool:
 SESSION_MARK = "_dbopt_session_changed"
 #: DB-API connections that take no attributes (sqlite3), marked here instead
 _marked: weakref.WeakSet[Any] = weakref.WeakSet()
-_SESSION_START = re.compile(r"\s*(?:\(\s*)*(SET|RESET|DISCARD|DO|CALL)\b(\s+CONSTRAINTS\b)?", re.I)
-_SESSION_CALL = re.compile(r"\bset_config\b", re.I)
+_SESSION_START = re.compile(r"\s*(?:\(\s*)*(SET|RESET|DISCARD|DO|CALL)\b", re.I)
+#: ``SET [SESSION|LOCAL] name {=|TO} value`` and ``SET TRANSACTION ...``, one statement
+_SET = re.compile(
+    r"\s*SET\s+(?:(?:SESSION|LOCAL)\s+)?(?:TRANSACTION\s+(?P<tx>[^;]*?)"
+    r"|CONSTRAINTS\s+(?P<constraints>[^;]*?)"
+    r"|(?P<name>[A-Za-z_][\w.]*)\s*(?:=|\bTO\b)[^;]*?)\s*;?\s*$",
+    re.I | re.S,
+)
+_RESET = re.compile(r"\s*RESET\s+(?P<name>[A-Za-z_][\w.]*)\s*;?\s*$", re.I)
+_READ_ONLY_OR_WRITE = re.compile(r"READ\s+(?:ONLY|WRITE)", re.I)
+_SET_CONFIG = re.compile(r"\bset_config\s*\(\s*(?:'([^']*)')?", re.I)
+#: settings that change how long or how a query runs, never what it returns: setting them
+#: (health checks, EXPLAIN, migrations do) keeps the connection cacheable
+_HARMLESS = frozenset(
+    {
+        "statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout",
+        "idle_session_timeout", "transaction_timeout", "application_name",
+        "plan_cache_mode", "work_mem", "maintenance_work_mem", "temp_buffers",
+        "random_page_cost", "seq_page_cost", "cpu_tuple_cost", "cpu_index_tuple_cost",
+        "cpu_operator_cost", "effective_cache_size", "jit", "client_min_messages",
+        "log_statement", "log_min_duration_statement", "synchronous_commit",
+    }
+)  # fmt: skip
+
+
+def _harmless(name: str) -> bool:
+    name = name.lower()
+    return name in _HARMLESS or name.startswith("enable_")
 
 
 @functools.lru_cache(maxsize=4096)
 def changes_session(sql: str) -> bool:
-    """``sql`` may change session state that changes what later queries return."""
-    start = _SESSION_START.match(sql)
-    if start is not None:
-        return start.group(2) is None  # SET CONSTRAINTS changes no result
-    return _SESSION_CALL.search(sql) is not None
+    """``sql`` may change session state that changes what later queries return: a
+    ``SET``/``RESET`` of anything but the timeouts and planner settings of ``_HARMLESS``
+    (``search_path``, ``ROLE``, ``SESSION AUTHORIZATION``, custom settings read by
+    row-level security, ``TIME ZONE``, an isolation level...), ``DISCARD``, ``DO``,
+    ``CALL``, or ``set_config()`` of such a setting (or of one not named literally)."""
+    found = _SET.match(sql)
+    if found is not None:
+        if found["tx"] is not None:
+            return _READ_ONLY_OR_WRITE.fullmatch(found["tx"].strip()) is None
+        if found["constraints"] is not None:
+            return False
+        return not _harmless(found["name"])
+    found = _RESET.match(sql)
+    if found is not None:
+        return not _harmless(found["name"])  # RESET ALL: "all" is not harmless
+    if _SESSION_START.match(sql) is not None:
+        return True
+    return any(not (name and _harmless(name)) for name in _SET_CONFIG.findall(sql))
 
 
 def mark_session_changed(connection: BaseDatabaseWrapper) -> None:

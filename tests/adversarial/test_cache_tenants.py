@@ -127,3 +127,22 @@ def test_set_config_and_role_for_row_level_security(cache_on: TwoTierCache) -> N
         _execute("REVOKE ALL ON SCHEMA public FROM dbopt_tenant_reader")
         _execute("DROP ROLE IF EXISTS dbopt_tenant_reader")
         connection.close()
+
+
+def test_timeouts_set_by_health_checks_keep_the_connection_cacheable(
+    cache_on: TwoTierCache,
+) -> None:
+    """Readiness and EXPLAIN run ``SET TRANSACTION READ ONLY`` / ``SET LOCAL
+    statement_timeout``: they change no result, so caching goes on."""
+    from django.db import transaction
+    from django.test.utils import CaptureQueriesContext
+
+    owner = User.objects.create_user(email="health@example.com", password="x")
+    project = Project.objects.create(name="kept", owner=owner)
+    with transaction.atomic():
+        _execute("SET TRANSACTION READ ONLY")
+        _execute("SET LOCAL statement_timeout = 500")
+    Project.objects.get(pk=project.pk)
+    with CaptureQueriesContext(connection) as ctx:
+        assert Project.objects.get(pk=project.pk).name == "kept"
+    assert len(ctx.captured_queries) == 0
