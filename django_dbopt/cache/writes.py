@@ -16,6 +16,15 @@ once every process holding an L1 lease has applied it (``leases.py``). On rollba
 after-commit bump is dropped with the other ``on_commit`` callbacks: nothing is
 published. Until the transaction ends, its reads are not cached (they may see its own
 uncommitted rows).
+
+Session state that changes what a query returns (``search_path`` for schema-per-tenant,
+the role and custom settings that row-level security policies read) is in no cache key.
+So the same wrapper marks the DB-API connection (which a pool may hand to the next
+request as it is) as *non-default* when a statement may change it (``changes_session``):
+``SET``/``RESET`` of anything but timeouts and planner settings, ``DISCARD``, ``DO`` and
+``CALL`` (whose bodies may), or ``set_config(...)`` of such a setting. Reads on a marked
+connection are neither served from nor stored in the cache, for the rest of that
+connection's life (docs/cache.md, "Trust model").
 """
 
 from __future__ import annotations
