@@ -121,11 +121,20 @@ def identity(value: Any) -> Any:
 
 
 def _args_digest(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """A hash of the arguments' identities. Plain positional values (the common case)
+    hash their tuple's repr, which starts with "("; anything else hashes "i" + the repr
+    of their identities, so the two forms never collide."""
+    if not kwargs:
+        for arg in args:
+            if type(arg) not in _PLAIN:
+                break
+        else:
+            return hashlib.blake2b(repr(args).encode(), digest_size=16).hexdigest()
     key = (
         tuple(identity(a) for a in args),
         tuple(sorted((k, identity(v)) for k, v in kwargs.items())),
     )
-    return hashlib.blake2b(repr(key).encode(), digest_size=16).hexdigest()
+    return hashlib.blake2b(("i" + repr(key)).encode(), digest_size=16).hexdigest()
 
 
 def lookup_or_compute(
