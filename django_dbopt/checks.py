@@ -51,6 +51,9 @@ from django_dbopt.pool.checks import check_pool_settings, check_pools  # noqa: E
 
 register(check_pools, Tags.compatibility)
 register(check_pool_settings, Tags.compatibility)
+from django_dbopt.pool.compat import check_pool_internals  # noqa: E402
+
+register(check_pool_internals, Tags.compatibility)
 
 
 # -- routing (django_dbopt.E020-E029 / W020-W029) ------------------------------------------

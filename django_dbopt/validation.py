@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from dataclasses import dataclass
@@ -47,8 +48,12 @@ def _matches(value: Any, hint: Any) -> bool:
         return any(_matches(value, a) for a in typing.get_args(hint))
     if hint is type(None):
         return value is None
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is float:  # finite: NaN and infinity pass every comparison check wrongly
+        return (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+        )
     if hint is int:
         return isinstance(value, int) and not isinstance(value, bool)
     if origin is list:
@@ -135,6 +140,15 @@ def _check_value(
     databases: list[str] | None,
     caches: list[str] | None,
 ) -> list[Problem]:
+    if isinstance(value, float) and not math.isfinite(value):
+        return [
+            Problem(
+                "django_dbopt.E003",
+                f"{where} is {value!r}; expected a finite number.",
+                "NaN and infinity compare false (or true) with everything, so a limit set "
+                "to one never works; see docs/settings.md for the range.",
+            )
+        ]
     if not _matches(value, hint):
         return [
             Problem(
@@ -191,12 +205,12 @@ def _check_replica_map(replicas: Any, databases: list[str]) -> list[Problem]:
                 )
             )
         for alias, weight in members.items() if isinstance(members, dict) else ():
-            if isinstance(weight, (int, float)) and weight <= 0:
+            if isinstance(weight, (int, float)) and not (weight > 0 and math.isfinite(weight)):
                 problems.append(
                     Problem(
                         "django_dbopt.E006",
                         f"{where}[{primary!r}][{alias!r}] has weight {weight!r}; "
-                        "weights must be positive.",
+                        "weights must be positive finite numbers.",
                         "Remove the replica instead of giving it weight 0.",
                     )
                 )

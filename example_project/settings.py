@@ -10,13 +10,15 @@ SQLite in ``example_project/db.sqlite3`` and an in-process cache.
                    PostgreSQL, e.g. postgres://user@127.0.0.1:5432/demo
     REPLICA_URLS   comma-separated read replicas, aliased replica1, replica2, ...
                    (PostgreSQL hot standbys; empty by default)
-    REDIS_URL      when set, the default cache is django-redis on it (the second
-                   tier of the two-tier cache); when unset, a local-memory cache
+    REDIS_URL      when set, the default cache is the two-tier cache over Redis;
+                   when unset, the two-tier cache in L1-only mode (this process's
+                   memory; docs/cache.md, "L1-only mode")
     SECRET_KEY, DEBUG, ALLOWED_HOSTS
 """
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -103,8 +105,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DATABASE_ROUTERS = ["django_dbopt.routing.ReplicaRouter"]
 
 # --- Cache ---------------------------------------------------------------------------
-# Redis when REDIS_URL is set (needed for cross-process invalidation and cached
-# EXPLAIN plans); otherwise a per-process local-memory cache.
+# The two-tier cache: over Redis when REDIS_URL is set (invalidation across processes,
+# cached EXPLAIN plans); otherwise in L1-only mode, in this process's memory (the
+# embedded default: fine for runserver, see docs/cache.md for its multi-process limits).
 REDIS_URL: str | None = env.str("REDIS_URL", default=None)
 CACHES: dict[str, dict[str, Any]]
 if REDIS_URL:
@@ -119,6 +122,14 @@ if REDIS_URL:
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+        },
+    }
+elif importlib.util.find_spec("redis") is not None:  # the cache's code needs redis-py
+    CACHES = {
+        "default": {
+            "BACKEND": "django_dbopt.cache.TwoTierCache",
+            "LOCATION": "demo",
+            "OPTIONS": {"L2": None, "L1_MAX_BYTES": 32 * 1024 * 1024},
         },
     }
 else:
@@ -155,7 +166,7 @@ DBOPT: dict[str, Any] = {
 _replicas = [alias for alias in DATABASES if alias.startswith("replica")]
 if _replicas:
     DBOPT["ROUTING"] = {"REPLICAS": {"default": dict.fromkeys(_replicas, 1)}}
-if REDIS_URL:
+if CACHES["default"]["BACKEND"] == "django_dbopt.cache.TwoTierCache":
     # Automatic ORM caching of the demo's tables (needs the two-tier cache above).
     DBOPT["CACHE"] = {"ORM_MODELS": ["demo"]}
 

@@ -20,6 +20,7 @@ import redis
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 
 from django_dbopt.cache import leases
+from django_dbopt.cache.codec import DEFAULT_MAX_BYTES, CodecError
 from django_dbopt.cache.l2 import SCRIPTS, Client, L2Down
 from django_dbopt.cache.state import CacheState, Config, state_for
 
@@ -35,6 +36,9 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "RESTART_QUARANTINE": 3.0,
     "L1_LEASE": 1.0,
     "ACK_INVALIDATIONS": True,
+    "SERIALIZER": "pickle",
+    "SIGNING_KEY": None,
+    "MAX_VALUE_BYTES": DEFAULT_MAX_BYTES,
 }
 
 
@@ -42,8 +46,10 @@ class TwoTierCache(BaseCache):
     def __init__(self, location: str, params: dict[str, Any]) -> None:
         super().__init__(params)
         options = {**DEFAULT_OPTIONS, **params.get("OPTIONS", {})}
+        l2 = options["L2"]
+        signing_key = options["SIGNING_KEY"]
         self._config = Config(
-            l2_alias=str(options["L2"]),
+            l2_alias=None if l2 is None else str(l2),
             namespace=location or "default",
             l1_max_bytes=int(options["L1_MAX_BYTES"]),
             l1_timeout_s=float(options["L1_TIMEOUT"]),
@@ -54,6 +60,9 @@ class TwoTierCache(BaseCache):
             restart_quarantine_s=float(options["RESTART_QUARANTINE"]),
             lease_s=float(options["L1_LEASE"]),
             acked=bool(options["ACK_INVALIDATIONS"]),
+            serializer=str(options["SERIALIZER"]),
+            signing_key=None if signing_key is None else str(signing_key),
+            max_value_bytes=int(options["MAX_VALUE_BYTES"]),
         )
 
     @cached_property
@@ -76,6 +85,15 @@ class TwoTierCache(BaseCache):
         st = self.state
         if st.seq == seq and st.l1_on:
             st.l1.set(key, blob, None if pttl_ms < 0 else pttl_ms / 1000)
+
+    def _decoded(self, blob: bytes, default: Any) -> tuple[bool, Any]:
+        """``(True, value)``, or ``(False, default)`` for a value refused by the codec
+        (not signed, corrupt, over ``MAX_VALUE_BYTES``): counted, and a miss."""
+        try:
+            return True, self.state.codec.loads(blob)
+        except CodecError:
+            self.state.stats.add("l2.refused")
+            return False, default
 
     def _announced(
         self, kind: str, keys: Sequence[str], build: Callable[[Any], object]
@@ -117,7 +135,7 @@ class TwoTierCache(BaseCache):
             blob = st.l1.get(key)
             if blob is not None:
                 st.stats.add("l1.hits")
-                return st.codec.loads(blob)
+                return self._decoded(blob, default)[1]
             st.stats.add("l1.misses")
         seq = st.seq
 
@@ -133,17 +151,21 @@ class TwoTierCache(BaseCache):
             return default
         st.stats.add_many(["l2.hits"])
         st.stats.add("l2.bytes_read", len(blob))
-        self._remember(key, blob, pttl, seq)
-        return st.codec.loads(blob)
+        ok, value = self._decoded(blob, default)
+        if ok:
+            self._remember(key, blob, pttl, seq)
+        return value
 
     def _write(self, key: str, value: Any, ttl: float | None, nx: bool = False) -> bool:
         st = self.state
         blob = st.codec.dumps(value)
+        if st.local:
+            return st.l1.set(key, blob, ttl, capped=False, nx=nx)
         st.l1.delete(key)
         try:
             stored = bool(
                 self._announced(
-                    "k", [key], lambda pipe: pipe.set(key, blob, px=self._px(ttl), nx=nx)
+                    "K", [key], lambda pipe: pipe.set(key, blob, px=self._px(ttl), nx=nx)
                 )[0]
             )
         except L2Down:
@@ -171,6 +193,8 @@ class TwoTierCache(BaseCache):
         key = self.make_and_validate_key(key, version=version)
         ttl = self._ttl(timeout)
         if ttl is not None and ttl <= 0:  # Django: "added", but not kept
+            if self.state.local:
+                return self.state.l1.get(key) is None
             try:
                 return not self.state.tier.run(lambda c: c.exists(key))
             except L2Down:
@@ -190,18 +214,33 @@ class TwoTierCache(BaseCache):
             else:
                 pipe.pexpire(key, self._px(ttl))
 
+        if st.local:
+            return self._local_touch(key, ttl)
         st.l1.delete(key)
         try:
-            result = self._announced("k", [key], touch)
+            result = self._announced("K", [key], touch)
         except L2Down:
             return False
         return bool(result[1] if ttl is None else result[0])
 
+    def _local_touch(self, key: str, ttl: float | None) -> bool:
+        st = self.state
+        blob = st.l1.get(key)
+        if blob is None:
+            return False
+        if ttl is not None and ttl <= 0:
+            st.l1.delete(key)
+        else:
+            st.l1.set(key, blob, ttl, capped=False)
+        return True
+
     def _delete(self, keys: list[str]) -> int:
         st = self.state
+        if st.local:
+            return sum(st.l1.delete(k) for k in keys)
         st.l1.delete_many(keys)
         try:
-            deleted = int(self._announced("k", keys, lambda pipe: pipe.delete(*keys))[0])
+            deleted = int(self._announced("K", keys, lambda pipe: pipe.delete(*keys))[0])
         except L2Down:
             return 0
         st.l1.delete_many(keys)
@@ -238,7 +277,9 @@ class TwoTierCache(BaseCache):
                 if blob is None:
                     wanted.append(key)
                 else:
-                    found[made[key]] = st.codec.loads(blob)
+                    ok, value = self._decoded(blob, None)
+                    if ok:
+                        found[made[key]] = value
             st.stats.add("l1.hits", len(found))
             st.stats.add("l1.misses", len(wanted))
         if not wanted:
@@ -262,8 +303,10 @@ class TwoTierCache(BaseCache):
                 continue
             st.stats.add("l2.hits")
             st.stats.add("l2.bytes_read", len(blob))
-            self._remember(key, blob, pttl, seq)
-            found[made[key]] = st.codec.loads(blob)
+            ok, value = self._decoded(blob, None)
+            if ok:
+                self._remember(key, blob, pttl, seq)
+                found[made[key]] = value
         return found
 
     def set_many(
@@ -278,6 +321,12 @@ class TwoTierCache(BaseCache):
             return []
         st = self.state
         blobs = {k: st.codec.dumps(v) for k, v in made.items()}
+        if st.local:
+            return [
+                data_key
+                for key, data_key in zip(made, data, strict=True)
+                if not st.l1.set(key, blobs[key], ttl, capped=False)
+            ]
         st.l1.delete_many(made)
 
         def write(pipe: Any) -> None:
@@ -285,7 +334,7 @@ class TwoTierCache(BaseCache):
                 pipe.set(key, blob, px=self._px(ttl))
 
         try:
-            self._announced("k", list(made), write)
+            self._announced("K", list(made), write)
         except L2Down:
             return list(data)
         st.stats.add("l2.sets", len(blobs))
@@ -298,9 +347,11 @@ class TwoTierCache(BaseCache):
     def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
         key = self.make_and_validate_key(key, version=version)
         st = self.state
+        if st.local:
+            return self._local_incr(key, delta)
         st.l1.delete(key)
         ack = st.new_ack()
-        args = [delta, st.channel, st.message("k", [key], ack), ack]
+        args = [delta, st.channel, st.message("K", [key], ack), ack]
         try:
             value, *wait = st.tier.script(
                 "incr",
@@ -321,19 +372,40 @@ class TwoTierCache(BaseCache):
     def decr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
         return self.incr(key, -delta, version)
 
+    def _local_incr(self, key: str, delta: int) -> int:
+        try:
+            value = self.state.l1.incr(key, delta)
+        except ValueError as e:
+            raise TypeError(f"cached value of {key!r} is not an integer") from e
+        if value is None:
+            raise ValueError(f"Key '{key}' not found")
+        return value
+
     def clear(self) -> None:
         """Empty the L2 Redis database (as Django's ``RedisCache.clear``) and every L1."""
+        self.clear_tiers()
+
+    def clear_tiers(self) -> dict[str, bool | None]:
+        """``clear()``, saying what was cleared: ``{"l1": True, "l2": True}`` (L2 emptied
+        and every process told), ``"l2": False`` (Redis unreachable: only this process's
+        L1 was cleared) or ``"l2": None`` (L1-only mode: there is no L2)."""
         st = self.state
         st.l1.clear()
         st.local_gens.clear()
+        if st.local:
+            st.invalidated()
+            return {"l1": True, "l2": None}
         ack = st.new_ack()
+        reached = False
         with contextlib.suppress(L2Down):  # L2 unreachable: L1 is still cleared below
             wait = st.tier.script(
                 "clear",
                 [st.leases_key, st.up_key],
                 [st.channel, st.message("c", (), ack), ack, st.quarantine_ms, st.lease_ms],
             )
+            reached = True
             st.invalidated()
             leases.await_acks(st, ack, *wait)
         st.l1.clear()
         st.local_gens.clear()
+        return {"l1": True, "l2": reached}

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.apps import apps
@@ -30,7 +31,12 @@ OPTION_TYPES: dict[str, tuple[type, float | None]] = {
     "RESTART_QUARANTINE": (float, 0),
     "L1_LEASE": (float, 0.05),
     "ACK_INVALIDATIONS": (bool, None),
+    "SERIALIZER": (str, None),
+    "SIGNING_KEY": (str, None),
+    "MAX_VALUE_BYTES": (int, 1024),
 }
+#: OPTIONS keys that may be None (L2: L1-only mode; SIGNING_KEY: from SECRET_KEY)
+NULLABLE = frozenset({"L2", "SIGNING_KEY"})
 CODECS = ("zstd", "zlib", "none")
 
 
@@ -58,13 +64,19 @@ def _check_options(alias: str, config: dict[str, Any]) -> list[CheckMessage]:
             )
             continue
         kind, minimum = OPTION_TYPES[key]
+        if value is None and key in NULLABLE:
+            continue
         if kind is bool:
             ok = isinstance(value, bool)
         else:
             ok = isinstance(value, kind) or (kind is float and isinstance(value, int))
             ok = ok and not isinstance(value, bool)
+            # NaN passes every comparison with the minimum; infinity is no bound
+            ok = ok and not (isinstance(value, float) and not math.isfinite(value))
         if not ok or (minimum is not None and value < minimum):
             low = f" >= {minimum}" if minimum is not None else ""
+            if kind in (int, float):
+                low = f" (finite){low}"
             messages.append(
                 Error(
                     f"{where}[{key!r}] is {value!r}; expected {kind.__name__}{low}.",
@@ -106,7 +118,11 @@ def _check_options(alias: str, config: dict[str, Any]) -> list[CheckMessage]:
                     id="django_dbopt.W030",
                 )
             )
+    messages.extend(_check_serializer(where, options))
     l2 = options.get("L2", "redis")
+    if l2 is None:
+        messages.extend(_check_l1_only(where, options))
+        return messages
     target = _caches().get(l2) if isinstance(l2, str) else None
     if target is None or target.get("BACKEND") not in REDIS_BACKENDS:
         messages.append(
@@ -118,6 +134,44 @@ def _check_options(alias: str, config: dict[str, Any]) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+def _check_serializer(where: str, options: dict[str, Any]) -> list[CheckMessage]:
+    from django_dbopt.cache.codec import SERIALIZERS
+
+    serializer = options.get("SERIALIZER", "pickle")
+    if isinstance(serializer, str) and serializer not in SERIALIZERS:
+        return [
+            Error(
+                f"{where}['SERIALIZER'] is {serializer!r}.",
+                hint=f"Use one of: {', '.join(SERIALIZERS)} (docs/cache.md, 'Trust model').",
+                id="django_dbopt.E034",
+            )
+        ]
+    if serializer == "signed" and not options.get("SIGNING_KEY") and not settings.SECRET_KEY:
+        return [
+            Error(
+                f"{where}['SERIALIZER'] is 'signed' but there is no key to sign with: "
+                "SIGNING_KEY is not set and SECRET_KEY is empty.",
+                hint="Set SECRET_KEY, or OPTIONS['SIGNING_KEY'] to a long random secret "
+                "shared by every process using this cache.",
+                id="django_dbopt.E038",
+            )
+        ]
+    return []
+
+
+def _check_l1_only(where: str, options: dict[str, Any]) -> list[CheckMessage]:
+    if options.get("L1_MAX_BYTES", 1) == 0:
+        return [
+            Error(
+                f"{where}['L2'] is None (L1-only mode) and L1_MAX_BYTES is 0: "
+                "nothing can be cached.",
+                hint="Give L1 some memory (L1_MAX_BYTES), or name a Redis alias in L2.",
+                id="django_dbopt.E037",
+            )
+        ]
+    return []
 
 
 def _user_cache_section() -> dict[str, Any]:

@@ -61,6 +61,11 @@ class Stats:
             self._unflushed.clear()
             return out
 
+    def clear(self) -> None:
+        with self._lock:
+            self._total.clear()
+            self._unflushed.clear()
+
     def give_back(self, deltas: dict[str, int]) -> None:
         """Deltas that could not be flushed are kept for the next flush."""
         with self._lock:

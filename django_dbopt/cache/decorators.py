@@ -21,21 +21,29 @@ compute themselves. When Redis is down the function is simply called.
 
 from __future__ import annotations
 
+import datetime
+import decimal
+import enum
 import functools
 import hashlib
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, ParamSpec, TypeVar
 
 from django.core.cache import caches
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import QuerySet
+from django.db import connections
+from django.db.models import Model, QuerySet
+from django.db.models.manager import BaseManager
 
 from django_dbopt.cache import generations
+from django_dbopt.cache.codec import CodecError
 from django_dbopt.cache.l2 import L2Down
 from django_dbopt.cache.state import CacheState
 from django_dbopt.cache.tables import tables_in, tracked_tables
+from django_dbopt.cache.writes import session_changed
 from django_dbopt.conf import get_config
 from django_dbopt.topology import primary_of
 
@@ -66,6 +74,69 @@ def _digest(*parts: Any) -> str:
     return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
 
 
+#: argument types whose ``repr`` is their value
+_PLAIN = frozenset(
+    {
+        str, bytes, int, float, bool, type(None), decimal.Decimal, uuid.UUID,
+        datetime.date, datetime.datetime, datetime.time, datetime.timedelta,
+    }
+)  # fmt: skip
+
+
+def identity(value: Any) -> Any:
+    """What a ``@cached`` argument is keyed by: plain values as themselves, a model
+    instance by its model's label and primary key, containers item by item. Raises
+    ``TypeError`` for anything whose ``repr`` is not a stable identity: two different
+    objects could then share an entry (one user's data served to another)."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if isinstance(value, Model):
+        if value.pk is None:
+            raise TypeError(
+                f"@cached argument {value!r} is an unsaved {kind.__name__}: it has no "
+                "primary key to be keyed by"
+            )
+        return ("model", value._meta.label_lower, identity(value.pk))
+    if isinstance(value, (list, tuple)):
+        return (kind.__name__, tuple(identity(v) for v in value))
+    if isinstance(value, (set, frozenset)):
+        return ("set", tuple(sorted(repr(identity(v)) for v in value)))
+    if isinstance(value, dict):
+        return ("dict", tuple(sorted((repr(identity(k)), identity(v)) for k, v in value.items())))
+    if isinstance(value, enum.Enum):
+        return ("enum", f"{kind.__module__}.{kind.__qualname__}", identity(value.value))
+    if isinstance(value, (QuerySet, BaseManager)):
+        raise TypeError(
+            f"@cached cannot key a {kind.__name__} argument: pass the values it is built "
+            "from (ids, filters) instead"
+        )
+    if getattr(kind, "__repr__", None) is object.__repr__ or " at 0x" in repr(value):
+        raise TypeError(
+            f"@cached cannot key an argument of type {kind.__module__}.{kind.__qualname__}: "
+            "its repr is its memory address, not its value. Pass plain values (str, int, "
+            "dates, model instances...) or give the type a __repr__ that identifies it."
+        )
+    return ("repr", f"{kind.__module__}.{kind.__qualname__}", repr(value))
+
+
+def _args_digest(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """A hash of the arguments' identities. Plain positional values (the common case)
+    hash their tuple's repr, which starts with "("; anything else hashes "i" + the repr
+    of their identities, so the two forms never collide."""
+    if not kwargs:
+        for arg in args:
+            if type(arg) not in _PLAIN:
+                break
+        else:
+            return hashlib.blake2b(repr(args).encode(), digest_size=16).hexdigest()
+    key = (
+        tuple(identity(a) for a in args),
+        tuple(sorted((k, identity(v)) for k, v in kwargs.items())),
+    )
+    return hashlib.blake2b(("i" + repr(key)).encode(), digest_size=16).hexdigest()
+
+
 def lookup_or_compute(
     st: CacheState,
     base: str,
@@ -73,13 +144,23 @@ def lookup_or_compute(
     compute: Callable[[], Any],
     ttl: int | None,
 ) -> Any:
-    """The value at ``base + generations``, from L1, L2, or ``compute()`` (stampede-safe)."""
+    """The value at ``base + generations``, from L1, L2, or ``compute()`` (stampede-safe).
+    A stored value the codec refuses (not signed, corrupt, too big) is a miss."""
     gens = generations.local(st, keys)
     if gens is not None:
         blob = st.l1.get(base + gens)
         if blob is not None:
-            st.stats.add("l1.hits")
-            return st.codec.loads(blob)
+            ok, value = _decoded(st, blob)
+            if ok:
+                st.stats.add("l1.hits")
+                return value
+        if st.local:  # L1-only mode: compute, keep in L1 (at most L1_TIMEOUT)
+            st.stats.add("l1.misses")
+            seq = st.seq
+            value = compute()
+            if st.seq == seq:
+                st.l1.set(base + gens, st.codec.dumps(value), ttl)
+            return value
     seq = st.seq
     try:
         gens, blob = generations.fetch(st, keys, base)
@@ -89,11 +170,22 @@ def lookup_or_compute(
     l1_on = st.l1_on
     if blob is not None:
         st.stats.add_many(["l1.misses", "l2.hits"] if l1_on else ["l2.hits"])
-        if st.seq == seq and l1_on:
-            st.l1.set(key, blob, ttl)
-        return st.codec.loads(blob)
-    st.stats.add_many(["l1.misses", "l2.misses"] if l1_on else ["l2.misses"])
+        ok, value = _decoded(st, blob)
+        if ok:
+            if st.seq == seq and l1_on:
+                st.l1.set(key, blob, ttl)
+            return value
+    else:
+        st.stats.add_many(["l1.misses", "l2.misses"] if l1_on else ["l2.misses"])
     return _compute_once(st, key, compute, ttl, seq)
+
+
+def _decoded(st: CacheState, blob: bytes) -> tuple[bool, Any]:
+    try:
+        return True, st.codec.loads(blob)
+    except CodecError:
+        st.stats.add("l2.refused")
+        return False, None
 
 
 def _compute_once(
@@ -116,8 +208,11 @@ def _compute_once(
             except L2Down:
                 break
             if blob is not None:
-                st.stats.add("stampede.waited")
-                return st.codec.loads(blob)
+                ok, value = _decoded(st, blob)
+                if ok:
+                    st.stats.add("stampede.waited")
+                    return value
+                break
         st.stats.add("stampede.timeouts")
     value = compute()
     blob = st.codec.dumps(value)
@@ -151,7 +246,8 @@ def cached(
     tables: Iterable[str] = (),
     cache: str | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Cache ``fn(*args, **kwargs)`` (arguments need a stable ``repr``)."""
+    """Cache ``fn(*args, **kwargs)``, keyed by its arguments' values (``identity``: model
+    instances by label and pk; ``TypeError`` for an argument with no stable identity)."""
     tag_list, table_list = list(tags), list(tables)
 
     def decorate(fn: Callable[P, R]) -> Callable[P, R]:
@@ -167,7 +263,7 @@ def cached(
                 keys = generations.gen_keys(st, tables=table_list, tags=tag_list)
                 memo.update(config=config, st=st, keys=keys, ttl=_ttl(backend, timeout))
             st = memo["st"]
-            base = f"{st.ns}f:{name}:{_digest(args, kwargs)}:"
+            base = f"{st.ns}f:{name}:{_args_digest(args, kwargs)}:"
             return lookup_or_compute(  # type: ignore[no-any-return]
                 st, base, memo["keys"], lambda: fn(*args, **kwargs), memo["ttl"]
             )
@@ -184,7 +280,13 @@ def cache_queryset(
     timeout: Any = DEFAULT_TIMEOUT,
     cache: str | None = None,
 ) -> list[Any]:
-    """``list(queryset)``, cached and invalidated by writes to every table it reads."""
+    """``list(queryset)``, cached and invalidated by writes to every table it reads.
+    Not cached on a connection whose session state may not be the default (its
+    ``search_path``, role or row-level security settings were changed: ``writes.py``)."""
+    connection = connections[queryset.db]
+    connection.ensure_connection()  # a pooled connection may come with a tenant's state
+    if session_changed(connection):
+        return list(queryset.all())
     sql, params = queryset.query.sql_with_params()
     tables = sorted(tables_in(sql))
     _check_tracked(tables)

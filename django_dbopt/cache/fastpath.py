@@ -38,7 +38,7 @@ from django_dbopt.cache import generations
 from django_dbopt.cache.keyed import row_of, through_cache
 from django_dbopt.cache.orm import Plan, _Resolved, bypass, resolve
 from django_dbopt.cache.tables import configured_tables
-from django_dbopt.cache.writes import uncacheable_now
+from django_dbopt.cache.writes import session_changed, uncacheable_now
 
 _original_get: Any = QuerySet.get
 _ABSENT = b"\0absent"
@@ -132,9 +132,9 @@ def get(self: QuerySet[Any], *args: Any, **kwargs: Any) -> Any:
         try:
             instance = _run(self, kwargs)
         except model.DoesNotExist as e:
-            return e, _ABSENT
+            return e, None if session_changed(connections[alias_]) else _ABSENT
         row = row_of(instance)
-        if row is None:
+        if row is None or session_changed(connections[alias_]):
             return instance, None
         try:
             return instance, st.codec.dumps(row)

@@ -12,10 +12,18 @@ an L1 lease has applied it, so no process serves L1 from before it afterwards.
 When a bump cannot be written (Redis down), its keys are remembered in
 ``state.pending`` and every cached ORM read is bypassed until they are written: until
 then, other processes could still address entries the write made stale.
+
+In L1-only mode (no L2) the counters live in the process only: each new value (a seed,
+or a bump) is taken from one process-wide counter that only goes up, so a generation
+dropped from the bounded map and seeded again is above every value it ever had.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
+import threading
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -47,12 +55,53 @@ def joined(st: CacheState, keys: Sequence[str]) -> str | None:
     try:
         return ".".join([st.local_gens[k] for k in keys])
     except KeyError:
-        return None
+        return _seeded(st, keys) if st.local else None
+
+
+#: L1-only mode's generations: seeded from the clock (µs) once, then only going up
+_counter = itertools.count(time.time_ns() // 1000)
+_counter_lock = threading.Lock()
+
+
+def _new_lock_after_fork() -> None:
+    global _counter_lock
+    _counter_lock = threading.Lock()  # a parent thread may have held it at fork()
+
+
+os.register_at_fork(after_in_child=_new_lock_after_fork)
+
+
+def _next_value() -> str:
+    with _counter_lock:
+        return str(next(_counter))
+
+
+def _seeded(st: CacheState, keys: Sequence[str]) -> str:
+    """L1-only mode: the local generations, seeding the missing ones."""
+    values = []
+    for key in keys:
+        value = st.local_gens.get(key)
+        if value is None:
+            st.raise_generation(key, _next_value())
+            value = st.local_gens.get(key) or _next_value()
+        values.append(value)
+    return ".".join(values)
+
+
+def _local_bump(st: CacheState, keys: Iterable[str]) -> bool:
+    ordered = sorted(set(keys))
+    for key in ordered:
+        st.raise_generation(key, _next_value())
+    st.invalidated()
+    st.stats.add_many(
+        [f"table.{k.rsplit(':', 1)[1]}.invalidations" for k in ordered if ":g:t:" in k]
+    )
+    return True
 
 
 def remember(st: CacheState, keys: Sequence[str], gens: str, seq: int) -> None:
     """Keep generations read from Redis, unless an invalidation arrived meanwhile."""
-    if st.seq == seq and st.l1_on:
+    if keys and st.seq == seq and st.l1_on:  # no keys: "" is no generation
         for key, gen in zip(keys, gens.split("."), strict=True):
             st.raise_generation(key, gen)
 
@@ -94,6 +143,8 @@ def bump(
     the cache's ``ACK_INVALIDATIONS``), return only once every other L1 lease holder has
     applied it. False if Redis is down (the keys stay pending and ORM caching is bypassed
     until they are written; with ``wait``, after waiting out the leases)."""
+    if st.local:
+        return _local_bump(st, keys)
     wanted = set(keys) | st.pending
     if not wanted:
         return True

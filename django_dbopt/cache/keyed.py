@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django_dbopt.cache import generations
+from django_dbopt.cache.codec import CodecError
 from django_dbopt.cache.l2 import L2Down
 from django_dbopt.cache.lookups import LOOK, PROBE
 from django_dbopt.cache.state import CacheState
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from django_dbopt.cache.orm import Plan
 
 Compute = Callable[[], tuple[Any, bytes | None]]
+#: what ``_served`` returns for a stored value the codec refused (a miss)
+_REFUSED: Any = object()
 
 
 def through_cache(
@@ -43,9 +46,11 @@ def through_cache(
     l1_on = st.l1_on
     guess = generations.joined(st, plan.keys) if l1_on else None
     held = st.l1.get(prefix + guess) if guess else None
-    if guess and (st.config.acked or not strict):
+    if guess and (st.trusted or not strict):
         if held is not None:
-            return _served(st, plan, "l1.hits", held, decode)
+            value = _served(st, plan, "l1.hits", held, decode)
+            if value is not _REFUSED:
+                return value
         return _leased_miss(st, plan, prefix + guess, compute, decode, fills)
     seq = st.seq
     fetched: tuple[str, bytes | None] | None
@@ -57,14 +62,18 @@ def through_cache(
         return _result(compute()[0])
     gens, blob = fetched
     if held is not None and gens == guess:
-        return _served(st, plan, "l1.hits", held, decode)
-    if blob is not None:
-        if st.seq == seq and l1_on:
-            st.l1.set(prefix + gens, blob)
+        value = _served(st, plan, "l1.hits", held, decode)
+        if value is not _REFUSED:
+            return value
+    elif blob is not None:
         st.stats.add("l2.bytes_read", len(blob))
         if l1_on:
             st.stats.add("l1.misses")
-        return _served(st, plan, "l2.hits", blob, decode)
+        value = _served(st, plan, "l2.hits", blob, decode)
+        if value is not _REFUSED:
+            if st.seq == seq and l1_on:
+                st.l1.set(prefix + gens, blob)
+            return value
     st.stats.add_many([*(["l1.misses"] if l1_on else []), "l2.misses", *plan.miss_stats])
     result, blob = compute()
     if blob is not None and fills:  # not from a replica (see orm.py)
@@ -83,6 +92,12 @@ def _leased_miss(
     """An L1 miss with the generations known locally: L2 first if looking pays, else the
     database (with, now and then, an L2 probe riding alongside it: ``lookups.py``)."""
     seq = st.seq
+    if st.local:  # L1-only mode: the database, then L1
+        st.stats.add_many(["l1.misses", *plan.miss_stats])
+        result, blob = compute()
+        if blob is not None and fills:
+            _store(st, key, blob, seq, True)
+        return _result(result)
     lookups = plan.lookups
     decision = lookups.decide()
     if decision == LOOK:
@@ -93,10 +108,12 @@ def _leased_miss(
             return _result(compute()[0])
         lookups.looked(blob is not None, time.perf_counter() - start)
         if blob is not None:
-            if st.seq == seq:
-                st.l1.set(key, blob)
             st.stats.add("l1.misses")
-            return _served(st, plan, "l2.hits", blob, decode)
+            value = _served(st, plan, "l2.hits", blob, decode)
+            if value is not _REFUSED:
+                if st.seq == seq:
+                    st.l1.set(key, blob)
+                return value
         st.stats.add_many(["l1.misses", "l2.misses", *plan.miss_stats])
     else:
         st.stats.add_many(["l1.misses", "l2.skipped", *plan.miss_stats])
@@ -157,8 +174,15 @@ def row_of(instance: Any) -> tuple[Any, ...] | None:
 def _served(
     st: CacheState, plan: Plan, tier_hit: str, blob: bytes, decode: Callable[[bytes], Any]
 ) -> Any:
+    """The decoded value, or ``_REFUSED`` when the codec refused it (counted; the caller
+    computes instead: a value that is not signed, corrupt or too big is a miss)."""
+    try:
+        value = decode(blob)
+    except CodecError:
+        st.stats.add("l2.refused")
+        return _REFUSED
     st.stats.add_sized([tier_hit, *plan.hit_stats], plan.byte_stats, len(blob))
-    return decode(blob)
+    return value
 
 
 def _result(result: Any) -> Any:
@@ -173,4 +197,5 @@ def _store(st: CacheState, key: str, blob: bytes, seq: int, l1_on: bool) -> None
         return
     if st.seq == seq and l1_on:
         st.l1.set(key, blob)
-    st.outbox.put(key, blob, config.orm_timeout_s)
+    if not st.local:
+        st.outbox.put(key, blob, config.orm_timeout_s)

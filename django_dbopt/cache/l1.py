@@ -7,6 +7,7 @@ plus a fixed ``OVERHEAD`` for the bookkeeping, so a flood of tiny values is boun
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -54,14 +55,29 @@ class ByteLRU:
             self._data.move_to_end(key)
             return entry[0]
 
-    def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
-        """Store ``value``; ``ttl`` (seconds) is capped at the L1 TTL. False if too big."""
+    def set(
+        self,
+        key: str,
+        value: bytes,
+        ttl: float | None = None,
+        *,
+        capped: bool = True,
+        nx: bool = False,
+    ) -> bool:
+        """Store ``value``; ``ttl`` (seconds) is capped at the L1 TTL unless ``capped`` is
+        False (L1-only mode's plain keys: ``None`` is then forever). ``nx``: only if the
+        key is absent. False if not stored (too big, or present with ``nx``)."""
         if not self.enabled:
             return False
-        life = self.default_ttl if ttl is None else min(ttl, self.default_ttl)
+        if capped:
+            life = self.default_ttl if ttl is None else min(ttl, self.default_ttl)
+        else:
+            life = math.inf if ttl is None else ttl
         cost = len(key) + len(value) + OVERHEAD
         with self._lock:
             if key in self._data:
+                if nx and self._data[key][1] > self._clock():
+                    return False
                 self._drop(key)
             if life <= 0 or cost > self.max_bytes:
                 return False
@@ -72,6 +88,30 @@ class ByteLRU:
                 self._drop(oldest)
                 self.evictions += 1
             return True
+
+    def incr(self, key: str, delta: int) -> int | None:
+        """Add ``delta`` to the integer stored (as digits) at ``key``, keeping its expiry;
+        None if absent. Raises ``ValueError`` if the value is not an integer."""
+        with self._lock:
+            entry = self._data.get(key)
+            if entry is None or entry[1] <= self._clock():
+                return None
+            value = int(entry[0]) + delta
+            blob = str(value).encode()
+            self._drop(key)
+            cost = len(key) + len(blob) + OVERHEAD
+            self._data[key] = (blob, entry[1], cost)
+            self._bytes += cost
+            return value
+
+    def expiry(self, key: str) -> float | None:
+        """Seconds ``key`` has left (``inf``: forever), None if absent."""
+        with self._lock:
+            entry = self._data.get(key)
+            if entry is None:
+                return None
+            left = entry[1] - self._clock()
+            return left if left > 0 else None
 
     def delete(self, key: str) -> bool:
         with self._lock:

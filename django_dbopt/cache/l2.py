@@ -104,7 +104,7 @@ return {gs, redis.call('GET', ARGV[1] .. gs), 0}
 
 #: KEYS: generation keys, then the leases key. ARGV: channel, this node's id, the ack key
 #: (or "-": nobody needs to acknowledge), the "up" marker key, quarantine (ms), lease (ms).
-#: Seeds, increments, publishes ``<node> g <ack> <key>=<generation>\0...``.
+#: Seeds, increments, publishes ``<node> G <ack> <len>:<key>=<generation>...`` (state.py).
 #: Returns {{new generations}, {lease holders}, now (ms), young wait (ms)}.
 BUMP_LUA = (
     _SEED
@@ -115,9 +115,10 @@ local out, items = {}, {}
 for i = 1, n do
   gen(KEYS[i])
   out[i] = redis.call('INCR', KEYS[i])
-  items[i] = KEYS[i] .. '=' .. string.format('%.0f', out[i])
+  local item = KEYS[i] .. '=' .. string.format('%.0f', out[i])
+  items[i] = #item .. ':' .. item
 end
-local msg = ARGV[2] .. ' g ' .. ARGV[3] .. ' ' .. table.concat(items, '\\0')
+local msg = ARGV[2] .. ' G ' .. ARGV[3] .. ' ' .. table.concat(items)
 local w = announce(ARGV[1], msg, ARGV[3], KEYS[n + 1], ARGV[4], ARGV[5], ARGV[6])
 return {out, w[1], w[2], w[3]}
 """
@@ -330,6 +331,35 @@ class RedisTier:
                 return client.eval(text, len(keys), *keys, *args)  # type: ignore[no-untyped-call]
 
         return self.run(call, force)
+
+
+class LocalTier:
+    """The missing second tier of L1-only mode (no ``L2`` alias): every call answers
+    ``L2Down`` at once, without counting an error; the cache keeps everything in L1."""
+
+    alias = None
+    available = False
+
+    def __init__(self, breaker: CircuitBreaker) -> None:
+        self.breaker = breaker
+
+    @property
+    def client(self) -> Client:
+        raise L2Down("this TwoTierCache has no L2 (L1-only mode)")
+
+    def after_fork(self) -> None:
+        pass
+
+    def run(self, fn: Callable[[Client], T], force: bool = False) -> T:
+        raise L2Down("this TwoTierCache has no L2 (L1-only mode)")
+
+    def send(self, commands: Sequence[tuple[Any, ...]]) -> Pending | None:
+        return None
+
+    def script(
+        self, name: str, keys: Sequence[str], args: Sequence[Any], force: bool = False
+    ) -> Any:
+        raise L2Down("this TwoTierCache has no L2 (L1-only mode)")
 
 
 class Pending:

@@ -51,7 +51,7 @@ from django_dbopt.cache import generations
 from django_dbopt.cache.keyed import row_of, through_cache
 from django_dbopt.cache.orm import bypass, resolve
 from django_dbopt.cache.tables import configured_tables
-from django_dbopt.cache.writes import uncacheable_now
+from django_dbopt.cache.writes import session_changed, uncacheable_now
 
 _original_fetch_all: Any = QuerySet._fetch_all
 _PLAIN = (
@@ -232,7 +232,7 @@ def _evaluate(qs: Any) -> list[Any] | None:
         finally:
             bypass.reset(token)
         rows = [row_of(instance) for instance in instances]
-        if None in rows:
+        if None in rows or session_changed(connections[alias]):
             return instances, None
         try:
             return instances, st.codec.dumps(rows)

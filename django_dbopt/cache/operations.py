@@ -58,13 +58,21 @@ def invalidate(
 
 
 def clear(alias: str | None, dry_run: bool = False) -> dict[str, Any]:
+    """Empty the cache ``alias``. ``l2``: True (Redis emptied, every process told),
+    False (Redis unreachable: only this process's L1 was cleared), None (L1-only mode).
+    The caller decides what an unreachable Redis means (the command fails)."""
     from django.core.cache import caches
 
+    from django_dbopt.cache.backend import TwoTierCache
+
     name = alias or get_config().cache.cache
-    state_of(name)  # refuses aliases that are not TwoTierCache
+    st = state_of(name)  # refuses aliases that are not TwoTierCache
+    backend = caches[name]
+    assert isinstance(backend, TwoTierCache)
+    done: dict[str, bool | None] = {"l1": False, "l2": None if st.local else False}
     if not dry_run:
-        caches[name].clear()
-    return {"alias": name, "cleared": not dry_run, "dry_run": dry_run}
+        done = backend.clear_tiers()
+    return {"alias": name, "cleared": not dry_run, "dry_run": dry_run, **done}
 
 
 @dataclass

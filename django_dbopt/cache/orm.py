@@ -42,7 +42,7 @@ from django_dbopt.cache.keyed import through_cache
 from django_dbopt.cache.lookups import Lookups
 from django_dbopt.cache.state import CacheState
 from django_dbopt.cache.tables import clear_memos, configured_tables, is_volatile, tables_in
-from django_dbopt.cache.writes import uncacheable_now
+from django_dbopt.cache.writes import session_changed, uncacheable_now
 from django_dbopt.conf import DbOptSettings, get_config
 from django_dbopt.sqlkind import is_read
 from django_dbopt.topology import primary_of
@@ -229,6 +229,8 @@ def _cached(
 ) -> Any:
     def compute() -> tuple[Any, bytes | None]:
         result = _pinned(self, sql, params, result_type, chunk_size)
+        if session_changed(self.connection):  # e.g. a pooled connection with a tenant's
+            return result, None  # search_path, checked out by this read: keep nothing
         try:
             return result, st.codec.dumps(result)
         except (pickle.PicklingError, TypeError, AttributeError):

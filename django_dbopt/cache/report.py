@@ -32,7 +32,8 @@ def stats(alias: str | None = None) -> dict[str, Any]:
 
         {
           "alias": "default",
-          "redis": "up" | "down",
+          "mode": "two_tier" | "l1_only",  # l1_only: no L2, this process only
+          "redis": "up" | "down" | "none",  # none: L1-only mode
           "breaker": "closed" | "open" | "half_open",  # this process's Redis breaker
           "l1": {"bytes": int, "max_bytes": int, "entries": int, "evictions": int,
                  "subscribed": bool, "lease": bool},  # lease: L1 may be trusted now
@@ -47,15 +48,18 @@ def stats(alias: str | None = None) -> dict[str, Any]:
     adds its counts to ``all_processes`` every 2 seconds.
     """
     st = state_of(alias)
-    st.flush_stats()
-    try:
-        raw = st.tier.run(lambda c: c.hgetall(st.stats_key))
-        everyone: dict[str, Any] | None = shape({k.decode(): int(v) for k, v in raw.items()})
-    except L2Down:
-        everyone = None
+    everyone: dict[str, Any] | None = None
+    if not st.local:
+        st.flush_stats()
+        try:
+            raw = st.tier.run(lambda c: c.hgetall(st.stats_key))
+            everyone = shape({k.decode(): int(v) for k, v in raw.items()})
+        except L2Down:
+            everyone = None
     return {
         "alias": alias or get_config().cache.cache,
-        "redis": "up" if everyone is not None else "down",
+        "mode": "l1_only" if st.local else "two_tier",
+        "redis": "none" if st.local else "up" if everyone is not None else "down",
         "breaker": st.tier.breaker.state,
         "l1": {
             "bytes": st.l1.bytes_used,
@@ -73,4 +77,7 @@ def stats(alias: str | None = None) -> dict[str, Any]:
 def reset_stats(alias: str | None = None) -> None:
     st = state_of(alias)
     st.stats.take_unflushed()
+    if st.local:
+        st.stats.clear()
+        return
     st.tier.run(lambda c: c.delete(st.stats_key))

@@ -7,10 +7,16 @@ generation map and the stats must be per *process*, so instances look their stat
 
 Invalidation messages on the channel (``<node> <kind> <ack key or -> <payload>``):
 
-- ``k``: payload is NUL-separated full keys: drop them from L1;
-- ``g``: payload is NUL-separated ``<generation key>=<new value>``: raise the local
-  generations (L1 entries keyed by the old generations can no longer be addressed);
+- ``K``: payload is the full keys, each as ``<length in bytes>:<key>`` (a netstring
+  without the trailing comma), so a key may hold any character, NUL included: drop them
+  from L1;
+- ``G``: payload is ``<length>:<generation key>=<new value>`` items, likewise: raise the
+  local generations (L1 entries keyed by the old generations can no longer be
+  addressed);
 - ``c``: everything was cleared: clear L1 and the local generations.
+
+Any other kind (the NUL-separated ``k``/``g`` of older versions, during a rolling
+upgrade) clears L1 and the local generations: unknown means "be safe".
 
 A process ignores its own messages (it updated its L1 already). When a message carries an
 ack key, the listener acknowledges it once applied, and L1 is trusted only under a lease:
@@ -24,19 +30,21 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import itertools
 import logging
+import math
 import os
 import threading
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django_dbopt.breaker import CircuitBreaker
-from django_dbopt.cache.codec import ValueCodec
+from django_dbopt.cache.codec import DEFAULT_MAX_BYTES, ValueCodec, derive_key
 from django_dbopt.cache.counters import Stats
 from django_dbopt.cache.l1 import ByteLRU
-from django_dbopt.cache.l2 import REDIS_ERRORS, L2Down, RedisTier
+from django_dbopt.cache.l2 import REDIS_ERRORS, L2Down, LocalTier, RedisTier
 from django_dbopt.cache.leases import NO_ACK, SAFETY, wait_out
 from django_dbopt.cache.listener import Listener
 from django_dbopt.cache.lookups import Lookups
@@ -47,7 +55,8 @@ logger = logging.getLogger("django_dbopt.cache")
 
 @dataclass(frozen=True)
 class Config:
-    l2_alias: str
+    #: the Redis alias of the second tier; ``None``: L1-only mode (one process's memory)
+    l2_alias: str | None
     namespace: str
     l1_max_bytes: int
     l1_timeout_s: float
@@ -59,6 +68,12 @@ class Config:
     lease_s: float = 1.0
     #: writers wait for every L1 lease holder to apply their invalidations
     acked: bool = True
+    #: "pickle" or "signed" (codec.py)
+    serializer: str = "pickle"
+    #: the secret signed values are keyed from (None: SECRET_KEY and its fallbacks)
+    signing_key: str | None = field(default=None, repr=False)
+    #: a stored value that would decode to more bytes than this is refused (a miss)
+    max_value_bytes: int = DEFAULT_MAX_BYTES
 
 
 class CacheState:
@@ -69,24 +84,37 @@ class CacheState:
         self.leases_key = f"{self.ns}leases"
         self._new_node()
         self.l1 = ByteLRU(config.l1_max_bytes, config.l1_timeout_s)
-        self.codec = ValueCodec(config.codec, config.compress_min_bytes)
+        self.codec = _codec(config)
         self.stats = Stats()
-        self.tier = RedisTier(
-            config.l2_alias,
-            CircuitBreaker(config.breaker_failures, config.breaker_reset_s),
-            on_error=self._on_redis_error,
-            on_refused=lambda: self.stats.add("l2.errors"),
-            on_back=self._on_redis_back,
-        )
-        #: monotonic time until which this process may trust L1 (see leases.py)
-        self.lease_until = 0.0
+        breaker = CircuitBreaker(config.breaker_failures, config.breaker_reset_s)
+        #: L1-only mode: no L2, nothing shared with other processes (docs/cache.md)
+        self.local = config.l2_alias is None
+        #: L1 hits may use the local generation map without asking Redis
+        self.trusted = config.acked or self.local
+        self.tier: RedisTier | LocalTier
+        if config.l2_alias is None:
+            self.tier = LocalTier(breaker)
+        else:
+            self.tier = RedisTier(
+                config.l2_alias,
+                breaker,
+                on_error=self._on_redis_error,
+                on_refused=lambda: self.stats.add("l2.errors"),
+                on_back=self._on_redis_back,
+            )
+        #: monotonic time until which this process may trust L1 (see leases.py); L1-only
+        #: mode needs no lease: nothing outside the process can invalidate its L1
+        self.lease_until = math.inf if self.local else 0.0
         self._renewal: tuple[bytes, float] | None = None
         self._renewals = 0
         #: monotonic time of the first Redis failure of the current outage (0: none)
         self.outage_since = 0.0
         self.seq = 0
         self._seq_lock = threading.Lock()
+        #: generation key -> value, bounded (``MAX_LOCAL_GENS``): a key missing from it is
+        #: read from Redis again (or, in L1-only mode, seeded above every value it had)
         self.local_gens: dict[str, str] = {}
+        self._gens_lock = threading.Lock()
         #: generation keys whose bump could not be written: ORM caching stays off until
         #: they are (see ``generations.writable``)
         self.pending: set[str] = set()
@@ -153,6 +181,7 @@ class CacheState:
         with self._lock:
             if self._listener is not None and self._listener.is_alive():
                 return
+            assert isinstance(self.tier, RedisTier)  # L1-only mode starts no listener
             self._listener = Listener(
                 self.tier,
                 self.channel,
@@ -199,7 +228,8 @@ class CacheState:
         self._lock = threading.Lock()
         self._seq_lock = threading.Lock()
         self._new_node()  # the parent's id would make siblings ignore each other
-        self.lease_until = 0.0
+        self._gens_lock = threading.Lock()
+        self.lease_until = math.inf if self.local else 0.0
         self._renewal = None
         self.outage_since = 0.0
         self.l1 = ByteLRU(self.config.l1_max_bytes, self.config.l1_timeout_s)
@@ -233,7 +263,8 @@ class CacheState:
             self.seq += 1
 
     def _reset_local(self) -> None:
-        self.lease_until = 0.0
+        if not self.local:
+            self.lease_until = 0.0
         self._renewal = None
         self.invalidated()
         self.l1.clear()
@@ -282,30 +313,51 @@ class CacheState:
         self.invalidated()
         kind, _, rest = rest.partition(b" ")
         ack, _, payload = rest.partition(b" ")
-        if kind == b"k":
-            self.l1.delete_many(k.decode() for k in payload.split(b"\0"))
-        elif kind == b"g":
-            try:
-                self._raise_generations(payload)
-            except ValueError:  # not ours: be safe
-                self.l1.clear()
-                self.local_gens.clear()
-        else:  # "c" and anything unknown: be safe
-            self.l1.clear()
-            self.local_gens.clear()
+        try:
+            if kind == b"K":
+                self.l1.delete_many([k.decode() for k in unframe(payload)])
+            elif kind == b"G":
+                for item in unframe(payload):
+                    key, _, value = item.decode().rpartition("=")
+                    self.raise_generation(key, value)
+            else:  # "c" and anything unknown (an older version's "k"/"g"): be safe
+                self._forget_all()
+        except ValueError:  # a malformed message: be safe
+            self._forget_all()
         return None if ack == b"-" else ack
 
-    def _raise_generations(self, payload: bytes) -> None:
-        for item in payload.split(b"\0"):
-            key, _, value = item.decode().partition("=")
-            self.raise_generation(key, value)
+    def _forget_all(self) -> None:
+        self.l1.clear()
+        self.local_gens.clear()
 
     def raise_generation(self, key: str, value: str) -> None:
         """Keep ``value`` as the local generation of ``key`` unless a higher one is held
-        (generations only go up; messages and reads may arrive in any order)."""
-        held = self.local_gens.get(key)
-        if held is None or int(value) > int(held):
-            self.local_gens[key] = value
+        (generations only go up; messages and reads may arrive in any order). The map is
+        bounded: past ``MAX_LOCAL_GENS`` keys the oldest are dropped, and a dropped key is
+        simply unknown again (read from Redis on next use: a miss, never a stale hit)."""
+        gens = self.local_gens
+        held = gens.get(key)
+        if held is None:
+            if len(gens) >= MAX_LOCAL_GENS:
+                self._trim_gens()
+            gens[key] = value
+        elif int(value) > int(held):
+            gens[key] = value
+
+    def _trim_gens(self) -> None:
+        """Drop the oldest tenth of the local generations (insertion order)."""
+        with self._gens_lock:
+            gens = self.local_gens
+            excess = len(gens) - MAX_LOCAL_GENS + max(1, MAX_LOCAL_GENS // 10)
+            if excess <= 0:
+                return
+            try:
+                doomed = list(itertools.islice(iter(gens), excess))
+            except RuntimeError:  # changed while we looked: start from nothing (safe)
+                gens.clear()
+                return
+            for key in doomed:
+                gens.pop(key, None)
 
     def send_acks(self, ack_keys: Sequence[bytes]) -> None:
         """Tell the writers their messages were applied (the listener, after a batch)."""
@@ -320,7 +372,7 @@ class CacheState:
         self.tier.run(send, force=True)
 
     def message(self, kind: str, items: Sequence[str] = (), ack: str = "-") -> bytes:
-        return self.node + f" {kind} {ack} ".encode() + "\0".join(items).encode()
+        return self.node + f" {kind} {ack} ".encode() + frame(items)
 
     def new_ack(self, wait: bool | None = None) -> str:
         """A fresh key for the acknowledgements of one invalidation, or ``NO_ACK`` when
@@ -353,6 +405,48 @@ class CacheState:
 
 #: sets of tables whose lookups are measured, at most (then they start over)
 MAX_LOOKUPS = 5000
+#: generation keys (tables, tags) kept in a process's local map, at most
+MAX_LOCAL_GENS = 10_000
+
+
+def frame(items: Sequence[str]) -> bytes:
+    """``<length>:<item>`` for each item (lengths in bytes of its UTF-8 form)."""
+    out = []
+    for item in items:
+        data = item.encode()
+        out.append(b"%d:%s" % (len(data), data))
+    return b"".join(out)
+
+
+def unframe(payload: bytes) -> list[bytes]:
+    """The items of ``frame``; raises ``ValueError`` on a malformed payload."""
+    items, pos, end = [], 0, len(payload)
+    while pos < end:
+        colon = payload.index(b":", pos)
+        size = int(payload[pos:colon])
+        start = colon + 1
+        if size < 0 or start + size > end:
+            raise ValueError("truncated invalidation message")
+        items.append(payload[start : start + size])
+        pos = start + size
+    return items
+
+
+def _codec(config: Config) -> ValueCodec:
+    keys: list[bytes] = []
+    if config.serializer == "signed":
+        from django.conf import settings
+
+        if config.signing_key is not None:
+            keys = [derive_key(config.signing_key)]
+        else:
+            secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+            keys = [derive_key(s) for s in secrets]
+    return ValueCodec(
+        config.codec, config.compress_min_bytes, max_bytes=config.max_value_bytes, keys=keys
+    )
+
+
 #: acknowledgement lists expire on their own (a writer waits far less than this)
 ACK_KEY_TTL_MS = 10_000
 

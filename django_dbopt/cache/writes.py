@@ -16,11 +16,23 @@ once every process holding an L1 lease has applied it (``leases.py``). On rollba
 after-commit bump is dropped with the other ``on_commit`` callbacks: nothing is
 published. Until the transaction ends, its reads are not cached (they may see its own
 uncommitted rows).
+
+Session state that changes what a query returns (``search_path`` for schema-per-tenant,
+the role and custom settings that row-level security policies read) is in no cache key.
+So the same wrapper marks the DB-API connection (which a pool may hand to the next
+request as it is) as *non-default* when a statement may change it (``changes_session``):
+``SET``/``RESET`` of anything but timeouts and planner settings, ``DISCARD``, ``DO`` and
+``CALL`` (whose bodies may), or ``set_config(...)`` of such a setting. Reads on a marked
+connection are neither served from nor stored in the cache, for the rest of that
+connection's life (docs/cache.md, "Trust model").
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -72,10 +84,90 @@ def snapshot_transaction(connection: BaseDatabaseWrapper) -> bool:
     return level not in ("READ_COMMITTED", "READ_UNCOMMITTED")  # PG runs the latter as the former
 
 
+#: attribute set on a DB-API connection whose session state may not be the default
+SESSION_MARK = "_dbopt_session_changed"
+#: DB-API connections that take no attributes (sqlite3), marked here instead
+_marked: weakref.WeakSet[Any] = weakref.WeakSet()
+_SESSION_START = re.compile(r"\s*(?:\(\s*)*(SET|RESET|DISCARD|DO|CALL)\b", re.I)
+#: ``SET [SESSION|LOCAL] name {=|TO} value`` and ``SET TRANSACTION ...``, one statement
+_SET = re.compile(
+    r"\s*SET\s+(?:(?:SESSION|LOCAL)\s+)?(?:TRANSACTION\s+(?P<tx>[^;]*?)"
+    r"|CONSTRAINTS\s+(?P<constraints>[^;]*?)"
+    r"|(?P<name>[A-Za-z_][\w.]*)\s*(?:=|\bTO\b)[^;]*?)\s*;?\s*$",
+    re.I | re.S,
+)
+_RESET = re.compile(r"\s*RESET\s+(?P<name>[A-Za-z_][\w.]*)\s*;?\s*$", re.I)
+_READ_ONLY_OR_WRITE = re.compile(r"READ\s+(?:ONLY|WRITE)", re.I)
+_SET_CONFIG = re.compile(r"\bset_config\s*\(\s*(?:'([^']*)')?", re.I)
+#: settings that change how long or how a query runs, never what it returns: setting them
+#: (health checks, EXPLAIN, migrations do) keeps the connection cacheable
+_HARMLESS = frozenset(
+    {
+        "statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout",
+        "idle_session_timeout", "transaction_timeout", "application_name",
+        "plan_cache_mode", "work_mem", "maintenance_work_mem", "temp_buffers",
+        "random_page_cost", "seq_page_cost", "cpu_tuple_cost", "cpu_index_tuple_cost",
+        "cpu_operator_cost", "effective_cache_size", "jit", "client_min_messages",
+        "log_statement", "log_min_duration_statement", "synchronous_commit",
+    }
+)  # fmt: skip
+
+
+def _harmless(name: str) -> bool:
+    name = name.lower()
+    return name in _HARMLESS or name.startswith("enable_")
+
+
+@functools.lru_cache(maxsize=4096)
+def changes_session(sql: str) -> bool:
+    """``sql`` may change session state that changes what later queries return: a
+    ``SET``/``RESET`` of anything but the timeouts and planner settings of ``_HARMLESS``
+    (``search_path``, ``ROLE``, ``SESSION AUTHORIZATION``, custom settings read by
+    row-level security, ``TIME ZONE``, an isolation level...), ``DISCARD``, ``DO``,
+    ``CALL``, or ``set_config()`` of such a setting (or of one not named literally)."""
+    found = _SET.match(sql)
+    if found is not None:
+        if found["tx"] is not None:
+            return _READ_ONLY_OR_WRITE.fullmatch(found["tx"].strip()) is None
+        if found["constraints"] is not None:
+            return False
+        return not _harmless(found["name"])
+    found = _RESET.match(sql)
+    if found is not None:
+        return not _harmless(found["name"])  # RESET ALL: "all" is not harmless
+    if _SESSION_START.match(sql) is not None:
+        return True
+    return any(not (name and _harmless(name)) for name in _SET_CONFIG.findall(sql))
+
+
+def mark_session_changed(connection: BaseDatabaseWrapper) -> None:
+    """Reads on this connection's current DB-API connection are not cached any more."""
+    raw = connection.connection
+    if raw is None:
+        return
+    try:
+        setattr(raw, SESSION_MARK, True)
+    except AttributeError:  # sqlite3 connections take no attributes
+        _marked.add(raw)
+
+
+def session_changed(connection: BaseDatabaseWrapper) -> bool:
+    """The connection may hold non-default session state (``search_path``, role, RLS
+    settings): reads on it must not be served from, nor stored in, the cache."""
+    raw = connection.connection
+    if raw is None:
+        return False
+    if getattr(raw, SESSION_MARK, False):
+        return True
+    return bool(_marked) and raw in _marked
+
+
 def uncacheable_now(connection: BaseDatabaseWrapper) -> bool:
-    return connection.in_atomic_block and (
+    if connection.in_atomic_block and (
         _pending_marker(connection) is not None or snapshot_transaction(connection)
-    )
+    ):
+        return True
+    return session_changed(connection)
 
 
 def invalidate_tables(tables: Iterable[str], wait: bool | None = None) -> bool:
@@ -127,6 +219,8 @@ def execute_wrapper(
     def wrapper(
         execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]
     ) -> Any:
+        if sql.__class__ is not str or changes_session(sql):
+            mark_session_changed(connection)  # before: it may fail after changing state
         result = execute(sql, params, many, context)
         if statement_kind(sql) == "write":
             invalidate_for_statement(connection, sql)

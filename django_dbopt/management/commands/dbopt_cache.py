@@ -79,6 +79,12 @@ class Command(BaseCommand):
                 result = operations.invalidate(alias, tables, options["tag"], options["dry_run"])
             elif action == "clear":
                 result = operations.clear(alias, options["dry_run"])
+                if result["cleared"] and result["l2"] is False:
+                    raise CommandError(
+                        f"Redis behind cache {result['alias']!r} was unreachable: only this "
+                        "process's L1 was cleared; L2 and the other processes' L1 were not.",
+                        returncode=1,
+                    )
             else:
                 result = [vars(w) for w in operations.warm(options["database"])]
         except (operations.OperationError, ImproperlyConfigured) as e:
@@ -132,9 +138,19 @@ class Command(BaseCommand):
 
     def _text_clear(self, result: dict[str, Any], verbosity: int) -> None:
         if result["dry_run"]:
-            self.stdout.write(f"Would clear cache {result['alias']!r} (L2 database and every L1)")
+            what = "L1 only: no L2" if result["l2"] is None else "L2 database and every L1"
+            self.stdout.write(f"Would clear cache {result['alias']!r} ({what})")
+        elif result["l2"] is None:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Cleared cache {result['alias']!r}: L1 only (L1-only mode, no L2); "
+                    "other processes keep their own L1"
+                )
+            )
         else:
-            self.stdout.write(self.style.SUCCESS(f"Cleared cache {result['alias']!r}"))
+            self.stdout.write(
+                self.style.SUCCESS(f"Cleared cache {result['alias']!r} (L2 and every L1)")
+            )
 
     def _text_warm(self, result: list[dict[str, Any]], verbosity: int) -> None:
         if not result:
