@@ -131,9 +131,8 @@ def _traffic(live_url: str) -> None:
     pages through the monitor's middleware (per-view numbers and the N+1)."""
     phases = max(int(LOAD_S // 2), 2)
     for _ in range(phases):
-        # one client at a time: ValueCodec is not thread-safe yet (tests/adversarial/
-        # test_cache_codec_threads.py); two at once crash the threaded live server
-        result = run(live_url, seconds=LOAD_S / phases, threads=1, users=20)
+        # two clients at once: the threaded live server, the cache's codec shared by both
+        result = run(live_url, seconds=LOAD_S / phases, threads=2, users=20)
         assert result.requests > 0
         assert set(result.statuses) == {"200"}, result.statuses
         flush_now()

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import pickle
+import threading
 import zlib
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -108,8 +109,10 @@ class ValueCodec:
         self.level = level
         self.max_bytes = max_bytes
         self._keys = tuple(keys)
-        self._zc = zstandard.ZstdCompressor(level=level) if zstandard is not None else None
-        self._zd = zstandard.ZstdDecompressor() if zstandard is not None else None
+        # python-zstandard's (de)compressor objects must not be used by two threads at
+        # once (a threaded server got "Src size is incorrect" errors and segfaults): one
+        # pair per thread, made on first use
+        self._local = threading.local()
 
     @property
     def signed(self) -> bool:
@@ -121,8 +124,8 @@ class ValueCodec:
         data = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
         if len(data) < self.compress_min_bytes or self.codec == "none":
             head, body = RAW, data
-        elif self.codec == "zstd" and self._zc is not None:
-            head, body = ZSTD, self._zc.compress(data)
+        elif self.codec == "zstd" and zstandard is not None:
+            head, body = ZSTD, self._compressor().compress(data)
         else:
             head, body = ZLIB, zlib.compress(data, min(self.level, 9))
         if not self._keys:
@@ -191,14 +194,28 @@ class ValueCodec:
             raise ValueRefused(f"cached value is larger than {cap} bytes")
         return data
 
+    def _compressor(self) -> Any:
+        try:
+            return self._local.zc
+        except AttributeError:
+            self._local.zc = zstandard.ZstdCompressor(level=self.level)
+            return self._local.zc
+
+    def _decompressor(self) -> Any:
+        try:
+            return self._local.zd
+        except AttributeError:
+            self._local.zd = zstandard.ZstdDecompressor()
+            return self._local.zd
+
     def _unzstd(self, body: memoryview, cap: int) -> bytes:
-        if self._zd is None:
+        if zstandard is None:
             raise CodecError("value compressed with zstandard, which is not installed")
         try:
             # a frame that states its size is inflated to that size at once: check it first
             size = zstandard.frame_content_size(body)
             if size > cap:
                 raise ValueRefused(f"cached value inflates past {cap} bytes")
-            return self._zd.decompress(body, max_output_size=cap)
+            return self._decompressor().decompress(body, max_output_size=cap)  # type: ignore[no-any-return]
         except zstandard.ZstdError as e:
             raise CodecError(f"corrupt or oversized cached value: {e}") from e

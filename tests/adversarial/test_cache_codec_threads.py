@@ -3,8 +3,7 @@
 does not allow. Two requests of a threaded server (runserver, gunicorn ``gthread``, ASGI
 thread pools) storing or reading compressed values at once fail with
 ``ZstdError: cannot compress: Src size is incorrect`` (a 500) or crash the process with a
-segmentation fault. The cache part owns the fix (a compressor per thread, or per call);
-this test turns green then, and ``strict`` makes it fail until the xfail is removed."""
+segmentation fault. Fixed with one compressor and one decompressor per thread."""
 
 from __future__ import annotations
 
@@ -37,9 +36,6 @@ print("errors", len(errors), errors[:1])
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="ValueCodec shares zstd (de)compressors between threads (cache/codec.py)"
-)
 def test_compressed_values_from_several_threads_at_once() -> None:
     child = subprocess.run(
         [sys.executable, "-c", CHILD], capture_output=True, text=True, timeout=300, check=False

@@ -21,10 +21,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--threads",
             type=int,
-            default=1,
-            help="Concurrent clients (default 1: with Redis and zstd compression, the "
-            "cache's codec is not thread-safe yet, see tests/adversarial/"
-            "test_cache_codec_threads.py).",
+            default=2,
+            help="Concurrent clients (default 2).",
         )
         parser.add_argument(
             "--users", type=int, default=50, help="Pick user ids and e-mails among 1..N."
