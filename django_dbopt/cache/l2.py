@@ -377,6 +377,7 @@ class Pending:
             replies = [conn.read_response() for _ in range(self._count)]
         except redis.ResponseError:
             conn.disconnect()  # replies after the error may still be unread
+            self._tier.breaker.success()  # Redis answered: a data error, not an outage
             return None
         except REDIS_ERRORS as e:
             conn.disconnect()
@@ -388,6 +389,11 @@ class Pending:
         return replies
 
     def abandon(self) -> None:
-        """Give the connection back without reading (its replies are dropped with it)."""
+        """Give the connection back without reading (its replies are dropped with it).
+
+        The commands were sent, so Redis took the connection: that reports success to the
+        breaker (were this send its half-open trial, the breaker would otherwise wait for
+        an outcome that never comes)."""
         self._conn.disconnect()
         self._tier.client.connection_pool.release(self._conn)
+        self._tier.breaker.success()
