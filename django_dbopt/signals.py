@@ -11,6 +11,14 @@
   Sent once per checkout. kwargs: ``alias``, ``kind`` (``"held_too_long"`` or
   ``"request_end"``), ``held_s``, ``location`` (``"file:line in function()"``),
   ``filename``, ``lineno``, ``function``, ``thread``.
+- ``backup_finished``: a backup (logical or physical) finished or failed. kwargs:
+  ``backup_id`` (``None`` when it failed before getting one), ``database``, ``kind``
+  (``"logical"`` or ``"physical"``), ``ok``, ``error`` (``None`` on success),
+  ``manifest`` (the ``Manifest``, logical successes only).
+- ``backup_verified``: a verification finished. kwargs: ``backup_id``, ``database``,
+  ``ok``, ``error``, ``restore_test`` (``None`` or ``{"ok": ..., "mismatches": ...}``).
+- ``backup_restored``: a restore finished or was refused. kwargs: ``backup_id``,
+  ``database``, ``target``, ``ok``, ``error``.
 """
 
 from __future__ import annotations
@@ -21,3 +29,6 @@ slow_query = Signal()
 nplusone_detected = Signal()
 replica_state_changed = Signal()
 connection_leaked = Signal()
+backup_finished = Signal()
+backup_verified = Signal()
+backup_restored = Signal()

@@ -19,6 +19,8 @@ from tests.services import ENV_PRIMARY, ENV_REDIS, ENV_REPLICA, Services, start_
 
 _services: Services | None = None
 
+pytest_plugins = ["tests.backup_fixtures"]
+
 
 def on_postgres() -> bool:
     return bool(settings.DATABASES["default"]["ENGINE"].endswith("postgresql"))
