@@ -173,7 +173,7 @@ class BackupSettings:
     #: backups older than this are pruned even when a keep rule holds them
     max_age_days: int | None = field(default=None, metadata={MIN: 1})
     #: health and alerts: the newest verified backup may be this old
-    max_verified_age_h: float = field(default=26.0, metadata={MIN: 0.01})
+    max_verified_age_h: float = field(default=26.0, metadata={MIN: 0})
     #: readiness answers ``"degraded"`` when the newest verified backup is too old or
     #: the WAL archive lags past ``RPO_S``
     readiness_degrade: bool = False

@@ -17,6 +17,10 @@
   ``manifest`` (the ``Manifest``, logical successes only).
 - ``backup_verified``: a verification finished. kwargs: ``backup_id``, ``database``,
   ``ok``, ``error``, ``restore_test`` (``None`` or ``{"ok": ..., "mismatches": ...}``).
+- ``backup_alert``: a backup health condition crossed its limit (sent by the scheduled
+  ``check_backups`` job). kwargs: ``kind`` (``"backup_too_old"``, ``"no_verified_backup"``
+  or ``"wal_archive_lag"``), ``database``, ``age_s`` (the backup's age or the WAL lag,
+  ``None`` when there is none), ``limit_s``, ``message``.
 - ``backup_restored``: a restore finished or was refused. kwargs: ``backup_id``,
   ``database``, ``target``, ``ok``, ``error``.
 """
@@ -32,3 +36,4 @@ connection_leaked = Signal()
 backup_finished = Signal()
 backup_verified = Signal()
 backup_restored = Signal()
+backup_alert = Signal()

@@ -14,7 +14,7 @@ from django.db.migrations.recorder import MigrationRecorder
 
 import django_dbopt
 from django_dbopt import signals
-from django_dbopt.backup import crypto, postgres, sqlite
+from django_dbopt.backup import crypto, notify, postgres, sqlite
 from django_dbopt.backup.errors import BackupError
 from django_dbopt.backup.manifest import Manifest, utcnow
 from django_dbopt.backup.pipeline import Progress, write_stream
@@ -85,20 +85,33 @@ def create_backup(
         manifest = _create(database, tables, reason, storages, progress)
     except BackupError as e:
         logger.error("backup of %r FAILED: %s", database, e)
-        signals.backup_finished.send(
-            sender=None, backup_id=None, database=database, kind="logical", ok=False,
-            error=str(e), manifest=None,
-        )  # fmt: skip
+        notify.send(
+            signals.backup_finished,
+            backup_id=None,
+            database=database,
+            kind="logical",
+            ok=False,
+            error=str(e),
+            manifest=None,
+        )
         raise
     logger.info(
         "backup %s of %r: %d bytes stored (%d plain), %d tables",
-        manifest.backup_id, database, manifest.stored_bytes, manifest.plain_bytes,
+        manifest.backup_id,
+        database,
+        manifest.stored_bytes,
+        manifest.plain_bytes,
         len(manifest.tables),
-    )  # fmt: skip
-    signals.backup_finished.send(
-        sender=None, backup_id=manifest.backup_id, database=database, kind="logical", ok=True,
-        error=None, manifest=manifest,
-    )  # fmt: skip
+    )
+    notify.send(
+        signals.backup_finished,
+        backup_id=manifest.backup_id,
+        database=database,
+        kind="logical",
+        ok=True,
+        error=None,
+        manifest=manifest,
+    )
     if verify if verify is not None else get_config().backup.verify_after_backup:
         from django_dbopt.backup.verify import verify_backup
 
@@ -136,9 +149,14 @@ def _create(
     try:
         with _source(database, tables, manifest) as stream:
             digests = write_stream(
-                stream, writers, backup_id, key_id, config.compression_level,
-                config.chunk_bytes, progress,
-            )  # fmt: skip
+                stream,
+                writers,
+                backup_id,
+                key_id,
+                config.compression_level,
+                config.chunk_bytes,
+                progress,
+            )
         for writer in writers:
             writer.commit()
     except BaseException:

@@ -18,7 +18,7 @@ from django.db import connections
 from psycopg import sql
 
 from django_dbopt import signals
-from django_dbopt.backup import postgres, sqlite
+from django_dbopt.backup import notify, postgres, sqlite
 from django_dbopt.backup.catalog import holders
 from django_dbopt.backup.errors import BackupCorrupt, BackupError, RestoreRefused
 from django_dbopt.backup.manifest import Manifest, utcnow
@@ -73,16 +73,24 @@ def restore_backup(
         result = _restore(backup_id, database, target, replace, storages, progress)
     except BackupError as e:
         logger.error("restore of %s into %r FAILED: %s", backup_id, database, e)
-        signals.backup_restored.send(
-            sender=None, backup_id=backup_id, database=database, target=target, ok=False,
+        notify.send(
+            signals.backup_restored,
+            backup_id=backup_id,
+            database=database,
+            target=target,
+            ok=False,
             error=str(e),
-        )  # fmt: skip
+        )
         raise
     logger.info("restored %s into %s (%d rows)", backup_id, result.target, result.rows)
-    signals.backup_restored.send(
-        sender=None, backup_id=backup_id, database=database, target=result.target, ok=True,
+    notify.send(
+        signals.backup_restored,
+        backup_id=backup_id,
+        database=database,
+        target=result.target,
+        ok=True,
         error=None,
-    )  # fmt: skip
+    )
     return result
 
 
@@ -138,9 +146,14 @@ def _restore_postgres(
         raise
     previous = _swap(database, live, name) if replace else None
     return RestoreResult(
-        manifest.backup_id, database, live if replace else name, replace, previous,
-        len(found), sum(v or 0 for v in found.values()),
-    )  # fmt: skip
+        manifest.backup_id,
+        database,
+        live if replace else name,
+        replace,
+        previous,
+        len(found),
+        sum(v or 0 for v in found.values()),
+    )
 
 
 def _check_server_space(database: str, manifest: Manifest) -> None:
@@ -167,10 +180,16 @@ def _swap(database: str, live: str, restored: str) -> str:
             "WHERE datname = %s AND pid <> pg_backend_pid()",
             [live],
         )
-        conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-            sql.Identifier(live), sql.Identifier(aside)))  # fmt: skip
-        conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-            sql.Identifier(restored), sql.Identifier(live)))  # fmt: skip
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                sql.Identifier(live), sql.Identifier(aside)
+            )
+        )
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                sql.Identifier(restored), sql.Identifier(live)
+            )
+        )
     return aside
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from django_dbopt import signals
-from django_dbopt.backup import postgres, sqlite
+from django_dbopt.backup import notify, postgres, sqlite
 from django_dbopt.backup.catalog import holders
 from django_dbopt.backup.container import Digests, read_plain
 from django_dbopt.backup.errors import BackupCorrupt, BackupError, RestoreRefused
@@ -129,8 +129,12 @@ def verify_backup(
     manifest = copies[0][1]
     log = logger.info if overall.ok else logger.error
     log("verify %s: %s", backup_id, "ok" if overall.ok else f"FAILED: {overall.error}")
-    signals.backup_verified.send(
-        sender=None, backup_id=backup_id, database=manifest.database, ok=overall.ok,
-        error=overall.error, restore_test=overall.restore_test,
-    )  # fmt: skip
+    notify.send(
+        signals.backup_verified,
+        backup_id=backup_id,
+        database=manifest.database,
+        ok=overall.ok,
+        error=overall.error,
+        restore_test=overall.restore_test,
+    )
     return overall
