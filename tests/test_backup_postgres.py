@@ -173,3 +173,26 @@ def test_commands_json_and_replace(seeded: Path) -> None:
         assert User.objects.count() == 50
     finally:
         postgres.drop_database("default", result["previous"])
+
+
+def test_row_counts_are_those_of_the_dump_despite_concurrent_writes(
+    seeded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = postgres.count_rows
+
+    def count_after_a_concurrent_insert(conn: Any, tables: Any) -> Any:
+        with postgres.connect("default") as other:  # commits while the dump runs
+            other.execute(
+                "INSERT INTO users (email, password, full_name, is_active, is_staff, "
+                "is_superuser, failed_login_count, date_joined) VALUES "
+                "('late@example.com', '', '', true, false, false, 0, now())"
+            )
+        return real(conn, tables)
+
+    monkeypatch.setattr(postgres, "count_rows", count_after_a_concurrent_insert)
+    manifest = create_backup("default", verify=False)
+    monkeypatch.setattr(postgres, "count_rows", real)
+    assert manifest.row_counts()["public.users"] == 50  # the dump's snapshot, not 51
+    assert User.objects.count() == 51
+    verification = verify_backup(manifest.backup_id, restore_test=True)
+    assert verification.ok, verification.error

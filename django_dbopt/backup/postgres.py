@@ -131,6 +131,9 @@ def dump(alias: str, tables: list[str] | None = None) -> Iterator[tuple[IO[bytes
     """
     info = DumpInfo()
     with connect(alias) as conn:
+        # counts in the exported snapshot: the transaction must keep it (REPEATABLE READ)
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
         conn.autocommit = False
         row = conn.execute(
             "SELECT pg_export_snapshot(), current_setting('server_version'), "

@@ -48,6 +48,10 @@ class RunRecord:
     findings: list[dict[str, Any]] = field(default_factory=list)
     migrations: list[StepRecord] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: ``--backup``: ``{"backup_id", "tables"}`` of the backup taken before the run
+    backup: dict[str, Any] | None = None
+    #: ``--rollback-on-failure``: ``{"done", "unapplied", "restored_tables", "error"?}``
+    rollback: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

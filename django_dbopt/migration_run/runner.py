@@ -98,6 +98,7 @@ def run(
     stdout: TextIOBase | None = None,
     verbosity: int = 1,
     on_lint: Callable[[LintReport], None] | None = None,
+    before_apply: Callable[[RunRecord, list[Migration]], None] | None = None,
 ) -> RunRecord:
     """Lint, then apply the plan. The returned record is also written (``record.write``)."""
     connection = connections[database]
@@ -126,6 +127,8 @@ def run(
         record.outcome = "refused"
         record.error = "the lint found errors; fix them, ignore them, or pass --force"
     else:
+        if before_apply is not None:  # e.g. the backup of the touched tables; raising stops
+            before_apply(record, steps)
         _apply(connection, steps, record, stdout, verbosity)
     if not dry_run:
         write(record)
