@@ -187,6 +187,10 @@ class BackupSettings:
     pgbackrest_options: dict[str, str] = field(default_factory=dict)
     #: environment variable holding the repository cipher passphrase (never on a command line)
     pgbackrest_cipher_pass_env: str | None = None
+    #: run ``pgbackrest`` as this OS user (the one PostgreSQL runs as; needs root)
+    pgbackrest_os_user: str | None = None
+    #: the database alias of the cluster pgBackRest backs up
+    pgbackrest_database: str = field(default="default", metadata=_alias("database"))
     #: recovery point objective: WAL archive lag above this is an alert
     rpo_s: float = field(default=300.0, metadata={MIN: 1})
 

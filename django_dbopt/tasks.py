@@ -6,7 +6,13 @@ is tested without a broker; see each part's docs for what to schedule with Celer
 
 from __future__ import annotations
 
-from django_dbopt.backup.tasks import backup_database, check_backups, prune_backups, verify_backups
+from django_dbopt.backup.tasks import (
+    backup_database,
+    check_backups,
+    physical_backup,
+    prune_backups,
+    verify_backups,
+)
 from django_dbopt.monitor.tasks import explain_top, maintain_store
 
 __all__ = [
@@ -14,6 +20,7 @@ __all__ = [
     "check_backups",
     "explain_top",
     "maintain_store",
+    "physical_backup",
     "prune_backups",
     "verify_backups",
 ]

@@ -38,6 +38,7 @@ def _apply(url: str, alias: str) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     global _services
     config.addinivalue_line("markers", "postgres: needs the PostgreSQL primary + standby + Redis")
+    config.addinivalue_line("markers", "slow: starts its own servers or runs long (-m 'not slow')")
     if not on_postgres() or _services is not None:
         return
     from django.db import connections

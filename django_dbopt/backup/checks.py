@@ -124,3 +124,32 @@ def check_backup_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckM
             )
         )
     return messages
+
+
+@register(Tags.database)
+def check_archive_command(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """With point-in-time recovery configured, ``archive_command`` must feed the stanza."""
+    if not databases or not _configured():
+        return []
+    config = get_config().backup
+    if not config.pgbackrest_stanza or config.pgbackrest_database not in databases:
+        return []
+    from django_dbopt.backup.physical import archive_command_problem, archive_status
+
+    status = archive_status(config.pgbackrest_database)
+    problem = status["error"] or archive_command_problem(status)
+    if problem is None:
+        return []
+    stanza, path = config.pgbackrest_stanza, config.pgbackrest_config
+    return [
+        Warning(
+            f"Point-in-time recovery is configured (stanza {stanza!r}) but WAL is not "
+            f"archived to it: {problem}.",
+            hint=f"Set archive_mode = on and archive_command = 'pgbackrest "
+            f"--config={path} --stanza={stanza} archive-push %p' in postgresql.conf "
+            "(docs/backups.md).",
+            id="django_dbopt.W063",
+        )
+    ]

@@ -26,8 +26,9 @@ _cache: dict[str, Any] = {}
 
 
 def in_use() -> bool:
-    """Backups are configured (a key is set): only then are they reported."""
-    return bool(get_config().backup.encryption_keys)
+    """Backups are configured (a key, or a pgBackRest stanza): only then are they reported."""
+    config = get_config().backup
+    return bool(config.encryption_keys or config.pgbackrest_stanza)
 
 
 def _measure() -> dict[str, Any]:
@@ -91,9 +92,18 @@ def health() -> dict[str, Any] | None:
     found = report()
     found["stale"] = [row["database"] for row in stale(found)]
     found["max_verified_age_s"] = get_config().backup.max_verified_age_h * 3600
+    if get_config().backup.pgbackrest_stanza:
+        from django_dbopt.backup.physical import archive_status
+
+        status = archive_status()
+        found["wal_archive"] = [status]
+        lag = status["lag_s"]
+        found["wal_archive_lagging"] = lag is None or lag > get_config().backup.rpo_s
     return found
 
 
 def degrades(found: dict[str, Any] | None) -> bool:
     """Readiness turns ``"degraded"`` (``READINESS_DEGRADE``) when a backup is stale."""
-    return bool(found and get_config().backup.readiness_degrade and found["stale"])
+    if not (found and get_config().backup.readiness_degrade):
+        return False
+    return bool(found["stale"] or found.get("wal_archive_lagging"))

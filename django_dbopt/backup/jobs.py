@@ -60,6 +60,10 @@ def check() -> list[dict[str, Any]]:
         )
         alerts.append({"kind": kind, "database": row["database"], "age_s": age,
                        "limit_s": limit, "message": message})  # fmt: skip
+    if get_config().backup.pgbackrest_stanza:
+        from django_dbopt.backup.physical import archive_alerts
+
+        alerts.extend(archive_alerts())
     for alert in alerts:
         logger.error("backup alert: %s", alert["message"])
         notify.send(signals.backup_alert, **alert)

@@ -8,7 +8,7 @@ from typing import Any
 
 from celery import shared_task
 
-from django_dbopt.backup import jobs
+from django_dbopt.backup import jobs, physical
 
 
 @shared_task(name="django_dbopt.backup.backup_database")  # type: ignore[untyped-decorator]
@@ -29,3 +29,8 @@ def prune_backups() -> list[str]:
 @shared_task(name="django_dbopt.backup.check_backups")  # type: ignore[untyped-decorator]
 def check_backups() -> list[dict[str, Any]]:
     return jobs.check()
+
+
+@shared_task(name="django_dbopt.backup.physical_backup")  # type: ignore[untyped-decorator]
+def physical_backup(kind: str = "incr", database: str = "default") -> dict[str, Any]:
+    return physical.physical_backup(kind, database)

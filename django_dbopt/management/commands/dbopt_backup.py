@@ -39,6 +39,11 @@ class Command(BaseCommand):
             help="Skip the verification after the backup (BACKUP.VERIFY_AFTER_BACKUP).",
         )
         parser.add_argument(
+            "--physical",
+            choices=("full", "diff", "incr"),
+            help="A pgBackRest physical backup of this type instead (point-in-time recovery).",
+        )
+        parser.add_argument(
             "--format",
             choices=("text", "json"),
             default="text",
@@ -46,6 +51,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["physical"]:
+            self.physical(options)
+            return
         progress = progress_for(self, options, "backup")
         try:
             manifest = create_backup(
@@ -77,3 +85,15 @@ class Command(BaseCommand):
                 self.stdout.write(style(f"Verification: {state}"))
         if verification is not None and not verification.ok:
             raise CommandError("the new backup failed verification", returncode=FAILED)
+
+    def physical(self, options: dict[str, Any]) -> None:
+        from django_dbopt.backup.physical import physical_backup
+
+        try:
+            info = physical_backup(options["physical"], options["database"])
+        except BackupError as e:
+            raise CommandError(f"physical backup failed: {e}", returncode=FAILED) from e
+        if options["format"] == "json":
+            write_json(self.stdout, info)
+        else:
+            self.stdout.write(self.style.SUCCESS(f"pgBackRest {options['physical']} backup done."))

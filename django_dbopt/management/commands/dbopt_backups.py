@@ -39,6 +39,11 @@ class Command(BaseCommand):
                 default="text",
                 help="text: one line each; json: everything.",
             )
+        listing.add_argument(
+            "--physical",
+            action="store_true",
+            help="List pgBackRest's physical backups (pgbackrest info) instead.",
+        )
         verify.add_argument(
             "backup_ids",
             nargs="*",
@@ -49,6 +54,12 @@ class Command(BaseCommand):
             "--restore-test",
             action="store_true",
             help="Also restore into a scratch database and compare row counts per table.",
+        )
+        verify.add_argument(
+            "--physical",
+            action="store_true",
+            help="Run pgbackrest verify on the repository instead (its output is read: it "
+            "exits 0 on corruption).",
         )
         prune.add_argument(
             "--dry-run", action="store_true", help="Show what would be deleted; delete nothing."
@@ -63,6 +74,18 @@ class Command(BaseCommand):
             raise CommandError(str(e), returncode=FAILED) from e
 
     def do_list(self, options: dict[str, Any]) -> None:
+        if options["physical"]:
+            from django_dbopt.backup.physical import physical_backups
+
+            found = physical_backups(options["database"] or "default")
+            if options["format"] == "json":
+                write_json(self.stdout, found)
+            for item in [] if options["format"] == "json" else found:
+                self.stdout.write(
+                    f"{item['label']}  {item['type']}  {item['start']} .. {item['stop']}  "
+                    f"WAL {item['archive_start']} .. {item['archive_stop']}"
+                )
+            return
         from django_dbopt.backup.catalog import list_backups
 
         entries = list_backups(options["database"])
@@ -75,6 +98,21 @@ class Command(BaseCommand):
             self.stdout.write(entry_line(entry))
 
     def do_verify(self, options: dict[str, Any]) -> None:
+        if options["physical"]:
+            from django_dbopt.backup.physical import verify_repository
+
+            report = verify_repository(options["database"] or "default")
+            if options["format"] == "json":
+                write_json(self.stdout, report)
+            else:
+                self.stdout.write(f"pgbackrest verify: {'ok' if report['ok'] else 'FAILED'}")
+                for line in report["problems"]:
+                    self.stdout.write(f"  {line}")
+            if not report["ok"]:
+                raise CommandError(
+                    "the pgBackRest repository failed verification", returncode=CORRUPT
+                )
+            return
         from django_dbopt.backup.catalog import list_backups
         from django_dbopt.backup.verify import verify_backup
 

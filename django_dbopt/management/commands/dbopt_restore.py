@@ -53,6 +53,13 @@ class Command(BaseCommand):
             help="Do not ask for confirmation (with --replace).",
         )
         parser.add_argument(
+            "--pitr",
+            metavar="TIMESTAMP",
+            help="Point-in-time recovery through pgBackRest to this time "
+            "(e.g. '2026-01-31 12:00:00+00'); needs --to.",
+        )
+        parser.add_argument("--to", metavar="DATA_DIR", help="The new data directory (--pitr).")
+        parser.add_argument(
             "--format",
             choices=("text", "json"),
             default="text",
@@ -60,6 +67,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["pitr"]:
+            self.pitr(options)
+            return
         backup_id = self.pick(options)
         database = options["database"]
         if options["replace"] and options["interactive"]:
@@ -116,3 +126,24 @@ class Command(BaseCommand):
                 f"no verified full backup of {options['database']!r}", returncode=USAGE
             )
         return verified[-1].backup_id
+
+    def pitr(self, options: dict[str, Any]) -> None:
+        if not options["to"]:
+            raise CommandError("--pitr needs --to <new data directory>", returncode=USAGE)
+        from django_dbopt.backup.physical import restore_to_time
+
+        try:
+            info = restore_to_time(options["pitr"], options["to"], options["database"])
+        except RestoreRefused as e:
+            raise CommandError(f"restore refused: {e}", returncode=REFUSED) from e
+        except BackupError as e:
+            raise CommandError(f"point-in-time restore failed: {e}", returncode=FAILED) from e
+        if options["format"] == "json":
+            write_json(self.stdout, info)
+        else:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Restored the cluster to {options['pitr']} into {options['to']}. "
+                    "Start it with pg_ctl -D <dir> start: it replays WAL up to that time."
+                )
+            )
