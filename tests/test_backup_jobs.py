@@ -164,6 +164,9 @@ def test_celery_tasks_have_their_documented_names() -> None:
     import django_dbopt.tasks  # noqa: F401
 
     app.finalize()
-    names = {f"django_dbopt.backup.{n}" for n in ("backup_database", "verify_backups",
-                                                  "prune_backups", "check_backups")}  # fmt: skip
+    names = {
+        f"django_dbopt.backup.{n}"
+        for n in ("backup_database", "verify_backups", "prune_backups", "check_backups",
+                  "physical_backup")
+    }  # fmt: skip
     assert names <= set(app.tasks)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from io import StringIO
@@ -141,11 +140,12 @@ def test_recover_deleted_rows_to_a_point_in_time(pitr: tuple[PgServer, Path]) ->
         conn.execute("DELETE FROM precious")
         segment = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()
         assert segment is not None
-        wait_until(
-            lambda: (conn.execute("SELECT last_archived_wal FROM pg_stat_archiver").fetchone()
-                     or [""])[0] >= segment[0],  # fmt: skip
-            60, "the WAL with the delete to be archived", 0.2,
-        )  # fmt: skip
+
+        def archived() -> bool:
+            last = conn.execute("SELECT last_archived_wal FROM pg_stat_archiver").fetchone()
+            return bool(last and last[0] and last[0] >= segment[0])
+
+        wait_until(archived, 60, "the WAL with the delete to be archived", 0.2)
     status = physical.archive_status()
     assert status["lag_s"] == 0.0
     assert physical.archive_command_problem(status) is None
@@ -184,7 +184,7 @@ def test_recover_deleted_rows_to_a_point_in_time(pitr: tuple[PgServer, Path]) ->
 def test_pgbackrest_verify_exit_0_on_corruption_is_read_as_failure(
     pitr: tuple[PgServer, Path],
 ) -> None:
-    server, folder = pitr
+    _, folder = pitr
     command("dbopt_backup", "--physical", "full", "--database", "pitr")
     backups = folder / "repo" / "backup" / STANZA
     newest = sorted(p for p in backups.iterdir() if p.is_dir() and p.name[0].isdigit())[-1]
