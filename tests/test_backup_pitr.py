@@ -4,6 +4,7 @@ suite's shared primary is untouched."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -45,20 +46,31 @@ def _initdb(server: PgServer) -> None:
           "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"], server.user)  # fmt: skip
 
 
-def start_with_passphrase(server: PgServer) -> None:
-    """The server's archive-push / archive-get need the passphrase too: through its
-    environment (as a service manager would set it), never a file or a command line."""
-    os.environ["PGBACKREST_REPO1_CIPHER_PASS"] = PASSPHRASE
+def start_with_env(server: PgServer, env: dict[str, str]) -> None:
+    """Start a server with pgBackRest's secrets in its environment: its archive-push and
+    archive-get need them too (as a service manager would set them), never in a file or
+    on a command line."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     try:
         server.start()
     except ServiceError as e:
         raise ServiceError(f"{e}\n{server.log.read_text()[-3000:]}") from e
     finally:
-        del os.environ["PGBACKREST_REPO1_CIPHER_PASS"]
+        for k, v in saved.items():
+            if v is None:
+                del os.environ[k]
+            else:
+                os.environ[k] = v
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[tuple[PgServer, Path]]:
+def start_with_passphrase(server: PgServer) -> None:
+    start_with_env(server, {"PGBACKREST_REPO1_CIPHER_PASS": PASSPHRASE})
+
+
+@contextlib.contextmanager
+def make_cluster(env: dict[str, str]) -> Iterator[tuple[PgServer, Path]]:
+    """A throwaway cluster archiving to the stanza through ``<folder>/pgbackrest.conf``."""
     user = _as_user()
     folder = Path(tempfile.mkdtemp(prefix="dbopt-pitr-"))
     if user:
@@ -73,13 +85,19 @@ def cluster() -> Iterator[tuple[PgServer, Path]]:
             f"archive_mode = on\narchive_command = 'pgbackrest --config={config} "
             f"--stanza={STANZA} archive-push %p'\nfsync = off\nmax_wal_size = 64MB\n"
         )
-    start_with_passphrase(server)
+    start_with_env(server, env)
     try:
         yield server, folder
     finally:
         if server.running:
             server.stop("immediate")
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[tuple[PgServer, Path]]:
+    with make_cluster({"PGBACKREST_REPO1_CIPHER_PASS": PASSPHRASE}) as made:
+        yield made
 
 
 @pytest.fixture
