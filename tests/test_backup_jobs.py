@@ -170,3 +170,12 @@ def test_celery_tasks_have_their_documented_names() -> None:
                   "physical_backup")
     }  # fmt: skip
     assert names <= set(app.tasks)
+
+
+def test_storage_os_error_is_a_backup_failure(settings: Any, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    settings.DBOPT = backup_settings(blocker)
+    with Received(signals.backup_finished) as done, pytest.raises(BackupError):
+        jobs.backup("default")
+    assert done.calls[0]["ok"] is False

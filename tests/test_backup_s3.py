@@ -83,3 +83,14 @@ def test_s3_damage_is_detected(both: Path, settings: Any) -> None:
     assert result.error is not None
     assert "s3://" in result.error
     assert "local:" not in result.error  # the folder's copy is intact
+
+
+def test_restore_falls_back_to_an_intact_copy(both: Path) -> None:
+    manifest = create_backup("default", verify=False)
+    path = both / manifest.backup_id / "data"
+    path.write_bytes(path.read_bytes()[:-7])  # the folder's copy is cut short
+    result = restore_backup(manifest.backup_id, "default")  # the S3 copy is intact
+    try:
+        assert result.rows == sum(manifest.row_counts().values())
+    finally:
+        postgres.drop_database("default", result.target)

@@ -82,7 +82,10 @@ def create_backup(
     error is raised as ``BackupError``.
     """
     try:
-        manifest = _create(database, tables, reason, storages, progress)
+        try:
+            manifest = _create(database, tables, reason, storages, progress)
+        except OSError as e:  # a full disk, a missing folder, a broken pipe
+            raise BackupError(f"{type(e).__name__}: {e}") from e
     except BackupError as e:
         logger.error("backup of %r FAILED: %s", database, e)
         notify.send(

@@ -102,22 +102,27 @@ def _restore(
     storages: list[Storage] | None,
     progress: Progress | None,
 ) -> RestoreResult:
-    storage, manifest = holders(backup_id, storages)[0]
+    copies = holders(backup_id, storages)
+    manifest = copies[0][1]
     check_compatible(manifest, database)
     if manifest.partial and replace:
         raise RestoreRefused(
             f"backup {backup_id} holds only some tables; it cannot replace a whole database"
         )
-    try:
-        with decrypted(storage, manifest, progress) as path:
-            if manifest.engine == "postgresql":
-                postgres.list_archive(str(path))
-                return _restore_postgres(manifest, path, database, target, replace)
-            return _restore_sqlite(manifest, path, database, target, replace)
-    except BackupCorrupt as e:
-        raise RestoreRefused(
-            f"backup {backup_id} failed verification, nothing restored: {e}"
-        ) from e
+    failures = []
+    for storage, copy in copies:  # the first copy that proves intact is restored
+        try:
+            with decrypted(storage, copy, progress) as path:
+                if copy.engine == "postgresql":
+                    postgres.list_archive(str(path))
+                    return _restore_postgres(copy, path, database, target, replace)
+                return _restore_sqlite(copy, path, database, target, replace)
+        except BackupCorrupt as e:
+            logger.error("backup %s in %s failed verification: %s", backup_id, storage.name, e)
+            failures.append(f"{storage.name}: {e}")
+    raise RestoreRefused(
+        f"backup {backup_id} failed verification, nothing restored: {'; '.join(failures)}"
+    )
 
 
 def _stamp() -> str:
