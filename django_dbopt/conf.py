@@ -172,6 +172,9 @@ class BackupSettings:
     keep_monthly: int = field(default=6, metadata={MIN: 0})
     #: backups older than this are pruned even when a keep rule holds them
     max_age_days: int | None = field(default=None, metadata={MIN: 1})
+    #: the aliases that must have a fresh verified backup (health, metrics, alerts);
+    #: aliases that have backups are reported too
+    databases: list[str] = field(default_factory=lambda: ["default"])
     #: health and alerts: the newest verified backup may be this old
     max_verified_age_h: float = field(default=26.0, metadata={MIN: 0})
     #: readiness answers ``"degraded"`` when the newest verified backup is too old or

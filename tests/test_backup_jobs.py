@@ -18,7 +18,7 @@ from django_dbopt.backup.storage import VERIFICATION
 from example_project.demo.models import User
 from tests.backup_fixtures import backup_settings, data_file, flip_byte
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")  # readiness probes all
 ADMIN = "/admin/django_dbopt/backupspage/"
 
 

@@ -12,8 +12,6 @@ import threading
 import time
 from typing import Any
 
-from django.db import connections
-
 from django_dbopt.backup.errors import BackupError
 from django_dbopt.backup.manifest import parse_time, utcnow
 from django_dbopt.conf import get_config
@@ -36,7 +34,7 @@ def _measure() -> dict[str, Any]:
 
     newest: dict[str, dict[str, Any]] = {
         alias: {"database": alias, "last_backup_age_s": None, "last_verified_age_s": None}
-        for alias in connections
+        for alias in get_config().backup.databases
     }
     now = utcnow()
     for entry in list_backups():
