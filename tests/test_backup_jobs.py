@@ -179,3 +179,35 @@ def test_storage_os_error_is_a_backup_failure(settings: Any, tmp_path: Path) -> 
     with Received(signals.backup_finished) as done, pytest.raises(BackupError):
         jobs.backup("default")
     assert done.calls[0]["ok"] is False
+
+
+def test_prune_dry_run_and_restore_latest_commands(
+    backup_dir: Path, settings: Any, tmp_path: Path
+) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.DBOPT = backup_settings(
+        backup_dir, KEEP_LAST=1, KEEP_DAILY=0, KEEP_WEEKLY=0, KEEP_MONTHLY=0
+    )
+    first, second = jobs.backup("default"), jobs.backup("default")
+    out = StringIO()
+    call_command("dbopt_backups", "prune", "--dry-run", "--format", "json", stdout=out)
+    assert {d["backup_id"]: d["keep"] for d in json.loads(out.getvalue())} == {
+        first: False,
+        second: True,
+    }
+    assert len(list_backups()) == 2  # a dry run deletes nothing
+    out = StringIO()
+    call_command("dbopt_backups", "prune", stdout=out)
+    assert f"deleted  {first}" in out.getvalue()
+    assert [e.backup_id for e in list_backups()] == [second]
+    target = tmp_path / "latest.sqlite3"
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        out = StringIO()
+        call_command("dbopt_restore", "--latest", "--target", str(target), stdout=out)
+        assert second in out.getvalue()
+        assert target.exists()
