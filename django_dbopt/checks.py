@@ -167,6 +167,9 @@ def check_monitor(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     return messages
 
 
+# Backup checks (E060-E069 / W060-W069) live next to the backups.
+from django_dbopt.backup import checks as _backup_checks  # noqa: E402, F401
+
 # Two-tier cache checks (E030-E039, W030-W039) live next to the cache.
 # Benchmark checks (E070-E079) live next to the benchmark.
 from django_dbopt.benchmark import checks as _benchmark_checks  # noqa: E402, F401

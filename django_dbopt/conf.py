@@ -161,9 +161,56 @@ class MigrationSettings:
 class BackupSettings:
     """``dbopt_backup`` / ``dbopt_restore`` / ``dbopt_backups``."""
 
-    location: str = "backups"
+    #: local folder for backups (``None``: no local copy); relative to the working directory
+    location: str | None = "backups"
+    #: S3 bucket (``None``: no S3 copy); credentials from boto3's usual chain (environment,
+    #: profile, instance role). Both set: every backup goes to both.
     s3_bucket: str | None = None
+    s3_prefix: str = ""
+    s3_region: str | None = None
+    s3_endpoint_url: str | None = None
+    #: ``{key_id: key}``: a key is 32 bytes, base64-encoded, or ``"env:NAME"`` to read it
+    #: from the environment variable ``NAME``. Old ids stay listed to read old backups.
+    encryption_keys: dict[str, str] = field(default_factory=dict)
+    #: the id of the key new backups use (``None``: the only key of ``ENCRYPTION_KEYS``)
+    encryption_key_id: str | None = None
+    compression_level: int = field(default=3, metadata={MIN: 1})
+    chunk_bytes: int = field(default=1024 * 1024, metadata={MIN: 4096})
+    #: verify each backup (re-read, decrypt, list) right after writing it
+    verify_after_backup: bool = True
+    restore_jobs: int = field(default=2, metadata={MIN: 1})
+    #: where restores and test-restores decrypt dumps (``None``: the system's temp folder)
+    temp_dir: str | None = None
     keep_last: int = field(default=7, metadata={MIN: 1})
+    keep_daily: int = field(default=7, metadata={MIN: 0})
+    keep_weekly: int = field(default=4, metadata={MIN: 0})
+    keep_monthly: int = field(default=6, metadata={MIN: 0})
+    #: backups older than this are pruned even when a keep rule holds them
+    max_age_days: int | None = field(default=None, metadata={MIN: 1})
+    #: the aliases that must have a fresh verified backup (health, metrics, alerts);
+    #: aliases that have backups are reported too
+    databases: list[str] = field(default_factory=lambda: ["default"])
+    #: health and alerts: the newest verified backup may be this old
+    max_verified_age_h: float = field(default=26.0, metadata={MIN: 0})
+    #: readiness answers ``"degraded"`` when the newest verified backup is too old or
+    #: the WAL archive lags past ``RPO_S``
+    readiness_degrade: bool = False
+    #: ``dbopt_migrate`` backs up the tables its plan touches first (as ``--backup``)
+    before_migrate: bool = False
+    #: point-in-time recovery through pgBackRest: the stanza (``None``: off)
+    pgbackrest_stanza: str | None = None
+    #: where ``dbopt_backup --physical`` writes pgBackRest's configuration file
+    pgbackrest_config: str = "pgbackrest.conf"
+    #: pgBackRest ``repo1-*`` / ``pg1-*`` / global options, e.g. ``{"repo1-path": ...}``
+    pgbackrest_options: dict[str, str] = field(default_factory=dict)
+    #: environment variable holding the repository cipher passphrase (never on a command line)
+    pgbackrest_cipher_pass_env: str | None = None
+    #: run ``pgbackrest`` as this OS user (the one PostgreSQL runs as; needs root)
+    pgbackrest_os_user: str | None = None
+    #: the database alias of the cluster pgBackRest backs up
+    pgbackrest_database: str = field(default="default", metadata=_alias("database"))
+    #: recovery point objective: WAL archive lag above this is an alert
+    rpo_s: float = field(default=300.0, metadata={MIN: 1})
 
 
 @dataclass(frozen=True)

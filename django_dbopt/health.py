@@ -148,11 +148,17 @@ def liveness(request: HttpRequest) -> JsonResponse:
 @require_safe
 def readiness(request: HttpRequest) -> JsonResponse:
     status, checks = readiness_report()
+    from django_dbopt.backup import freshness
+
+    backups = freshness.health()  # None unless backups are configured
+    if status == "ok" and freshness.degrades(backups):
+        status = "degraded"
     user = getattr(request, "user", None)
     if not (user is not None and user.is_staff):
         for check in checks:
             if check["error"]:
                 check["error"] = check["error"].split(":", 1)[0]  # the class name only
-    return JsonResponse(
-        {"status": status, "databases": checks}, status=503 if status == "unavailable" else 200
-    )
+    body: dict[str, Any] = {"status": status, "databases": checks}
+    if backups is not None:
+        body["backups"] = backups
+    return JsonResponse(body, status=503 if status == "unavailable" else 200)

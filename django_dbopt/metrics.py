@@ -22,6 +22,9 @@ Families (all prefixed ``dbopt_``):
   ``METRICS_MAX_FINGERPRINTS`` fingerprints only (bounded cardinality);
 - cache (``django_dbopt.cache.stats()``): ``cache_{hits,misses,errors}_total{tier}``,
   ``cache_table_{hits,misses,invalidations}_total{table}``, ``cache_l1_bytes``;
+- backups (``django_dbopt.backup.freshness``, when ``BACKUP.ENCRYPTION_KEYS`` is set):
+  ``backup_last_age_seconds{database}``, ``backup_last_verified_age_seconds{database}``,
+  ``wal_archive_lag_seconds{database}`` (point-in-time recovery configured);
 - routing (``django_dbopt.routing.status()``): ``routing_decisions_total{reason}``,
   ``routing_replica_lag_seconds``, ``routing_replica_lag_bytes`` and
   ``routing_replica_in_rotation`` by ``{primary,replica}``.
@@ -71,6 +74,7 @@ class DbOptCollector:
         yield from self.query_families()
         yield from self.cache_families()
         yield from self.routing_families()
+        yield from self.backup_families()
         yield self.breaker_family()
 
     # -- pools ----------------------------------------------------------------------------
@@ -291,6 +295,12 @@ class DbOptCollector:
                 lag_bytes.add_metric(key, replica["lag_bytes"])
             rotation.add_metric(key, 1 if replica["in_rotation"] else 0)
         yield from (decisions, lag, lag_bytes, rotation)
+
+    # -- backups (django_dbopt.backup.metrics) -------------------------------------------
+    def backup_families(self) -> Iterator[Any]:
+        from django_dbopt.backup.metrics import backup_families
+
+        yield from backup_families()
 
     # -- breakers -------------------------------------------------------------------------
     def breaker_family(self) -> Any:

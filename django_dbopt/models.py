@@ -6,6 +6,7 @@ The admin pages for non-model data hang off unmanaged placeholder models
 
 from __future__ import annotations
 
+from django_dbopt.backup.models import BackupsPage  # noqa: F401
 from django_dbopt.benchmark.models import BenchmarkRun, ScratchAuthor, ScratchItem  # noqa: F401
 from django_dbopt.cache.models import CacheStats  # noqa: F401
 from django_dbopt.monitor import models as monitor_models  # noqa: F401

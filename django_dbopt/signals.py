@@ -11,6 +11,18 @@
   Sent once per checkout. kwargs: ``alias``, ``kind`` (``"held_too_long"`` or
   ``"request_end"``), ``held_s``, ``location`` (``"file:line in function()"``),
   ``filename``, ``lineno``, ``function``, ``thread``.
+- ``backup_finished``: a backup (logical or physical) finished or failed. kwargs:
+  ``backup_id`` (``None`` when it failed before getting one), ``database``, ``kind``
+  (``"logical"`` or ``"physical"``), ``ok``, ``error`` (``None`` on success),
+  ``manifest`` (the ``Manifest``, logical successes only).
+- ``backup_verified``: a verification finished. kwargs: ``backup_id``, ``database``,
+  ``ok``, ``error``, ``restore_test`` (``None`` or ``{"ok": ..., "mismatches": ...}``).
+- ``backup_alert``: a backup health condition crossed its limit (sent by the scheduled
+  ``check_backups`` job). kwargs: ``kind`` (``"backup_too_old"``, ``"no_verified_backup"``
+  or ``"wal_archive_lag"``), ``database``, ``age_s`` (the backup's age or the WAL lag,
+  ``None`` when there is none), ``limit_s``, ``message``.
+- ``backup_restored``: a restore finished or was refused. kwargs: ``backup_id``,
+  ``database``, ``target``, ``ok``, ``error``.
 """
 
 from __future__ import annotations
@@ -28,3 +40,7 @@ connection_leaked = Signal()
 alert_fired = Signal()
 #: a firing alert's condition stopped holding. kwargs: as ``alert_fired``.
 alert_resolved = Signal()
+backup_finished = Signal()
+backup_verified = Signal()
+backup_restored = Signal()
+backup_alert = Signal()

@@ -169,6 +169,13 @@ if _replicas:
 if CACHES["default"]["BACKEND"] == "django_dbopt.cache.TwoTierCache":
     # Automatic ORM caching of the demo's tables (needs the two-tier cache above).
     DBOPT["CACHE"] = {"ORM_MODELS": ["demo"]}
+if env.str("DBOPT_BACKUP_KEY", default=""):
+    # Backups (docs/backups.md): to a folder and, with DBOPT_S3_BUCKET, to S3 as well.
+    DBOPT["BACKUP"] = {
+        "LOCATION": env.str("DBOPT_BACKUP_DIR", default=str(BASE_DIR / "backups")),
+        "S3_BUCKET": env.str("DBOPT_S3_BUCKET", default=None),
+        "ENCRYPTION_KEYS": {"demo": "env:DBOPT_BACKUP_KEY"},
+    }
 
 # --- Internationalization and static files -------------------------------------------
 LANGUAGE_CODE = "en-us"

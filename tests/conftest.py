@@ -19,6 +19,8 @@ from tests.services import ENV_PRIMARY, ENV_REDIS, ENV_REPLICA, Services, start_
 
 _services: Services | None = None
 
+pytest_plugins = ["tests.backup_fixtures"]
+
 
 def on_postgres() -> bool:
     return bool(settings.DATABASES["default"]["ENGINE"].endswith("postgresql"))
@@ -36,7 +38,9 @@ def _apply(url: str, alias: str) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     global _services
     config.addinivalue_line("markers", "postgres: needs the PostgreSQL primary + standby + Redis")
-    config.addinivalue_line("markers", 'slow: runs load for seconds (skip: -m "not slow")')
+    config.addinivalue_line(
+        "markers", 'slow: runs load for seconds or starts its own servers (skip: -m "not slow")'
+    )
     config.addinivalue_line("markers", "browser: drives chromium (skip with -m 'not browser')")
     if not on_postgres() or _services is not None:
         return

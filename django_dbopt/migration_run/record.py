@@ -58,6 +58,10 @@ class RunRecord:
     #: the worst wait a reader could have seen behind this run's locks (``reader_wait_ms``
     #: of its migrations)
     worst_reader_wait_ms: int = 0
+    #: ``--backup``: ``{"backup_id", "tables"}`` of the backup taken before the run
+    backup: dict[str, Any] | None = None
+    #: ``--rollback-on-failure``: ``{"done", "unapplied", "restored_tables", "error"?}``
+    rollback: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

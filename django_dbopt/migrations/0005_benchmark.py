@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("django_dbopt", "0003_operations"),
+        ("django_dbopt", "0004_backups"),
     ]
 
     operations = [

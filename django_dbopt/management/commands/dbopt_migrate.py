@@ -9,6 +9,8 @@ from typing import Any, cast
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
 
+from django_dbopt.backup.errors import BackupError
+from django_dbopt.backup.migrate_hook import backup_hook, rollback
 from django_dbopt.migration_lint import LintReport, SelectionError, Severity
 from django_dbopt.migration_run import RunRecord, run
 
@@ -50,6 +52,18 @@ class Command(BaseCommand):
             help="Show the plan and the lint's findings; apply nothing.",
         )
         parser.add_argument(
+            "--backup",
+            action="store_true",
+            default=None,
+            help="Back up the tables the plan touches first (default: BACKUP.BEFORE_MIGRATE).",
+        )
+        parser.add_argument(
+            "--rollback-on-failure",
+            action="store_true",
+            help="With --backup: if a migration fails, unapply this run's migrations and put "
+            "the backed-up rows back, when every applied operation is reversible.",
+        )
+        parser.add_argument(
             "--format",
             choices=("text", "json"),
             default="text",
@@ -70,9 +84,14 @@ class Command(BaseCommand):
                 stdout=None if as_json else cast("TextIOBase", self.stdout._out),
                 verbosity=verbosity,
                 on_lint=None if as_json else self._write_lint,
+                before_apply=backup_hook(options["backup"]),
             )
         except SelectionError as e:
             raise CommandError(str(e), returncode=USAGE) from e
+        except BackupError as e:
+            raise CommandError(f"backup before migrating failed: {e}", returncode=FAILED) from e
+        if options["rollback_on_failure"]:
+            rollback(record)
         if as_json:
             self.stdout.write(json.dumps(record.as_dict(), indent=2))
         else:
