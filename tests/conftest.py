@@ -33,9 +33,14 @@ def _apply(url: str, alias: str) -> None:
     db["PASSWORD"] = parts.password or ""
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--run-slow", action="store_true", help="Also run tests marked slow.")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     global _services
     config.addinivalue_line("markers", "postgres: needs the PostgreSQL primary + standby + Redis")
+    config.addinivalue_line("markers", "slow: minutes each; skipped unless --run-slow")
     if not on_postgres() or _services is not None:
         return
     from django.db import connections
@@ -62,6 +67,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--run-slow"):
+        slow = pytest.mark.skip(reason="slow: run with --run-slow")
+        for item in items:
+            if "slow" in item.keywords:
+                item.add_marker(slow)
     if on_postgres():
         return
     skip = pytest.mark.skip(reason="needs PostgreSQL: run the PostgreSQL suite (README)")
