@@ -9,7 +9,7 @@ model's changelist URL (the admin index's link) to ``page_view``. Extra views go
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from django.contrib import admin
 from django.db.models import Model
@@ -18,8 +18,17 @@ from django.urls import URLPattern, path
 
 _M = TypeVar("_M", bound=Model)
 
+if TYPE_CHECKING:
+    _ModelAdmin = admin.ModelAdmin
+else:
+    # django-stubs makes ModelAdmin generic for type checkers only: at run time (without
+    # django-stubs-ext's monkeypatch, which a user's project does not call) it cannot be
+    # subscripted, so the generic parameter comes from typing.Generic instead.
+    class _ModelAdmin(admin.ModelAdmin, Generic[_M]):
+        pass
 
-class ReportPageAdmin(admin.ModelAdmin[_M]):
+
+class ReportPageAdmin(_ModelAdmin[_M]):
     def page_view(self, request: HttpRequest) -> HttpResponse:
         raise NotImplementedError
 

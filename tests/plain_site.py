@@ -109,7 +109,11 @@ def build_wheel(folder: Path) -> Path:
         else:
             source.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, source / name)
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(folder), "."], source, allow_stderr=True)
+    run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(folder), "."],
+        source,
+        allow_stderr=True,
+    )
     (wheel,) = folder.glob("django_dbopt-*.whl")
     return wheel
 
@@ -119,7 +123,10 @@ def make_venv(folder: Path, wheel: Path, extras: tuple[str, ...]) -> Path:
     run([sys.executable, "-m", "venv", str(folder)])
     python = folder / "bin" / "python"
     wanted = f"{wheel}[{','.join(extras)}]" if extras else str(wheel)
-    run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", wanted, DJANGO], allow_stderr=True)
+    run(
+        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", wanted, DJANGO],
+        allow_stderr=True,
+    )
     return python
 
 
@@ -137,20 +144,22 @@ class Site:
         return self.folder / "mysite"
 
     def create(self, servers: str) -> None:
+        """Set the site up as the doc says; ``servers`` (connection parameters) goes after
+        the doc's settings, before its commands run."""
         admin = self.python.parent / "django-admin"
         run([str(admin), "startproject", "mysite", str(self.folder)], self.folder.parent)
-        for snippet in doc_snippets():
-            if not snippet.extras <= self.extras:
-                continue
-            if snippet.target == "shell":
-                for line in snippet.text.splitlines():
-                    if line.startswith("python manage.py "):
-                        self.manage(*line.split("#")[0].split()[2:])
-            else:
+        snippets = [s for s in doc_snippets() if s.extras <= self.extras]
+        for snippet in snippets:
+            if snippet.target != "shell":
                 with (self.package / snippet.target).open("a") as f:
                     f.write(f"\n{snippet.text}")
         with (self.package / "settings.py").open("a") as f:
             f.write(servers)
+        for snippet in snippets:
+            if snippet.target == "shell":
+                for line in snippet.text.splitlines():
+                    if line.startswith("python manage.py "):
+                        self.manage(*line.split("#")[0].split()[2:])
 
     def manage(self, *args: str, timeout: float = 300) -> str:
         return run([str(self.python), "manage.py", *args], self.folder, timeout, **self.env)
@@ -193,7 +202,7 @@ class Server:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = site.folder / "runserver.log"
-        self.process = subprocess.Popen(  # noqa: S603
+        self.process = subprocess.Popen(
             [str(site.python), "manage.py", "runserver", "--noreload", f"127.0.0.1:{self.port}"],
             cwd=site.folder,
             stdout=self.log.open("w"),
