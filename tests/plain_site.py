@@ -202,10 +202,11 @@ class Server:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = site.folder / "runserver.log"
+        self._log = self.log.open("w")
         self.process = subprocess.Popen(
             [str(site.python), "manage.py", "runserver", "--noreload", f"127.0.0.1:{self.port}"],
             cwd=site.folder,
-            stdout=self.log.open("w"),
+            stdout=self._log,
             stderr=subprocess.STDOUT,
             env={**clean_environ(), **site.env},
             start_new_session=True,
@@ -267,6 +268,7 @@ class Server:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             self.process.wait(timeout=30)
+        self._log.close()
 
 
 class _Links(HTMLParser):

@@ -94,7 +94,9 @@ def exercise(site: Site) -> None:
         == "System check identified no issues (0 silenced)."
     )
     site.manage("migrate", "--no-input")
-    site.manage("createsuperuser", "--no-input", "--username", "admin", "--email", "admin@example.com")
+    site.manage(
+        "createsuperuser", "--no-input", "--username", "admin", "--email", "admin@example.com"
+    )
     commands = site.commands()
     assert set(commands) == set(COMMANDS), "add the new command to COMMANDS"
     for command in commands:

@@ -15,6 +15,7 @@ def wait_until(
     predicate: Callable[[], object],
     timeout: float = 30,
     interval: float = 0.02,
+    *,
     what: str = "the condition",
 ) -> None:
     """Return once ``predicate()`` is true; ``AssertionError`` after ``timeout`` seconds."""
