@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import multiprocessing
 import pickle
-import time
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ from django_dbopt.cache.backend import TwoTierCache
 from django_dbopt.cache.codec import RAW, ZLIB, ZSTD, CodecError, ValueCodec
 from django_dbopt.cache.l1 import OVERHEAD, ByteLRU
 from tests.cache_fixtures import caches_setting, coherence_child
+from tests.waiting import wait_until
 
 
 @pytest.mark.postgres
@@ -39,10 +39,7 @@ def test_a_write_in_another_process_invalidates_l1(services: Any) -> None:
                 assert backend.state.l1.get(backend.make_key("shared")) is not None
                 values.put(value)
                 assert acks.get(timeout=30) == value
-                deadline = time.monotonic() + 2
-                while cache.get("shared") != value and time.monotonic() < deadline:
-                    time.sleep(0.001)
-                assert cache.get("shared") == value
+                wait_until(lambda v=value: cache.get("shared") == v, 30, 0.001)
         finally:
             values.put(None)
             child.join(30)

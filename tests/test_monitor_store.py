@@ -23,6 +23,7 @@ from django_dbopt.monitor.models import QueryStat, SlowQuery
 from django_dbopt.monitor.store import Store, get_store, merge_by
 from tests.monitor_fixtures import fresh_monitor, monitor_config  # noqa: F401
 from tests.services import Services
+from tests.waiting import wait_until
 
 pytestmark = [
     pytest.mark.postgres,
@@ -185,7 +186,6 @@ def test_plans_are_cached_per_fingerprint_in_redis(services: Services) -> None:
 
 
 def test_background_flusher_writes_without_being_asked() -> None:
-    import time
 
     from django_dbopt.monitor.flush import ensure_flusher, stop_flusher
 
@@ -195,11 +195,7 @@ def test_background_flusher_writes_without_being_asked() -> None:
             cursor.execute("SELECT 'flushed by the thread'")
         ensure_flusher()
         try:
-            deadline = time.monotonic() + 15
-            while time.monotonic() < deadline:
-                if QueryStat.objects.filter(view="background").exists():
-                    break
-                time.sleep(0.05)
+            wait_until(lambda: QueryStat.objects.filter(view="background").exists(), 30, 0.05)
         finally:
             stop_flusher()
     assert QueryStat.objects.filter(view="background").exists()
