@@ -13,6 +13,7 @@ Run with no extras and with all of them; each extra alone is ``slow`` (opt in wi
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 import uuid
 from collections.abc import Iterator
@@ -21,7 +22,15 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.plain_site import ROOT, TYPING_ONLY, Server, Site, build_wheel, make_venv
+from tests.plain_site import (
+    ROOT,
+    TYPING_ONLY,
+    Server,
+    Site,
+    build_wheel,
+    doc_snippets,
+    make_venv,
+)
 from tests.services import Services
 
 pytestmark = pytest.mark.postgres
@@ -145,6 +154,24 @@ def test_plain_project_with_every_extra(
     tmp_path: Path, wheel: Path, services: Services, database: str
 ) -> None:
     exercise(plain_site(tmp_path, wheel, EXTRAS, servers_block(services, database)))
+
+
+def documented_extras() -> tuple[str, ...]:
+    """The extras of the doc's install command (``pip install "django-dbopt[a,b]"``)."""
+    (install,) = [s.text for s in doc_snippets() if s.target == "install"]
+    found = re.search(r'pip install "django-dbopt\[([\w,]+)\]"', install)
+    assert found, install
+    extras = tuple(found.group(1).split(","))
+    assert set(extras) <= set(EXTRAS), extras
+    return extras
+
+
+def test_plain_project_with_the_documented_extras(
+    tmp_path: Path, wheel: Path, services: Services, database: str
+) -> None:
+    """What the install section tells a user to install: no warning either."""
+    extras = documented_extras()
+    exercise(plain_site(tmp_path, wheel, extras, servers_block(services, database)))
 
 
 @pytest.mark.slow
