@@ -185,6 +185,26 @@ class Site:
         urls: list[str] = json.loads(self.manage("shell", "-c", script).strip().splitlines()[-1])
         return urls
 
+    def import_failures(self) -> dict[str, str]:
+        """Every module of ``django_dbopt`` imported in the site: ``{module: error}``."""
+        script = (
+            "import importlib, json, pkgutil, django\n"
+            "django.setup()\n"
+            "import django_dbopt\n"
+            "failed = {}\n"
+            "for m in pkgutil.walk_packages(django_dbopt.__path__, 'django_dbopt.'):\n"
+            "    try:\n"
+            "        importlib.import_module(m.name)\n"
+            "    except ImportError as e:\n"
+            "        failed[m.name] = f'{type(e).__name__}: {e.name}'\n"
+            "    except Exception as e:\n"
+            "        failed[m.name] = f'{type(e).__name__}: {e}'\n"
+            "print(json.dumps(failed))\n"
+        )
+        out = self.manage("shell", "-c", script).strip().splitlines()[-1]
+        failures: dict[str, str] = json.loads(out)
+        return failures
+
     def uninstalled(self, modules: tuple[str, ...]) -> list[str]:
         """Those of ``modules`` that the venv can import (should be none)."""
         script = (

@@ -49,6 +49,16 @@ COMMANDS: dict[str, list[str]] = {
 }
 #: commands that need an extra to do anything (without it they must fail cleanly)
 NEEDS = {"dbopt_cache": "redis"}
+#: what an extra brings (import names): a module may fail to import only for these
+EXTRA_MODULES = {
+    "redis": {"redis", "django_redis", "zstandard"},
+    "celery": {"celery", "kombu"},
+    "s3": {"boto3", "botocore"},
+    "compression": {"zstandard"},
+    "crypto": {"cryptography"},
+    "prometheus": {"prometheus_client"},
+}
+assert set(EXTRA_MODULES) == set(EXTRAS), "say what the new extra brings"
 PASSWORD = "plain-project-Pa55"
 
 
@@ -97,6 +107,15 @@ for _cache in globals().get("CACHES", {{}}).values():
 def exercise(site: Site) -> None:
     """Everything a user does after installing, each answer checked."""
     assert site.uninstalled(("django_stubs_ext", "mypy")) == [], TYPING_ONLY
+    # every module imports, but for the extras not installed (and the pytest plugin)
+    missing = {"pytest"}.union(
+        *(names for extra, names in EXTRA_MODULES.items() if extra not in site.extras)
+    )
+    missing -= set().union(*(EXTRA_MODULES.get(e, set()) for e in site.extras))
+    failures = site.import_failures()
+    assert {
+        m: e for m, e in failures.items() if e.split(": ")[-1].split(".")[0] not in missing
+    } == {}
     assert site.manage("check").strip() == "System check identified no issues (0 silenced)."
     assert (
         site.manage("check", "--database", "default").strip()
