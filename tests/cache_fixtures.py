@@ -119,7 +119,7 @@ def stale_reader(
     from example_project.demo.models import User
 
     state = child_caches["default"].state
-    state.wait_l1()
+    state.wait_l1(30)
     User.objects.get(pk=pk)  # a fresh Redis starts its restart quarantine here
     time.sleep(state.config.restart_quarantine_s)
     if busy:

@@ -39,7 +39,7 @@ def tt(request: pytest.FixtureRequest, services: object) -> Iterator[TwoTierCach
         backend = caches["default"]
         assert isinstance(backend, TwoTierCache)
         if request.param == "l1":
-            assert backend.state.wait_l1()
+            assert backend.state.wait_l1(30)
         backend.clear()
         yield backend
         backend.clear()

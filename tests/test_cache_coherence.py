@@ -25,7 +25,7 @@ def test_a_write_in_another_process_invalidates_l1(services: Any) -> None:
     with override_settings(CACHES=caches_setting(L1_TIMEOUT=300)):
         backend = caches["default"]
         assert isinstance(backend, TwoTierCache)
-        assert backend.state.wait_l1()
+        assert backend.state.wait_l1(30)
         cache.set("shared", 0)
         ctx = multiprocessing.get_context("spawn")
         values, acks = ctx.Queue(), ctx.Queue()
@@ -103,7 +103,7 @@ def test_a_forked_child_starts_clean_and_caches_on_its_own(services: Any) -> Non
 
     with override_settings(CACHES=caches_setting()):
         backend = caches["default"]
-        assert backend.state.wait_l1()
+        assert backend.state.wait_l1(30)
         cache.set("before-fork", 1)
         read, write = os.pipe()
         pid = os.fork()
@@ -114,7 +114,7 @@ def test_a_forked_child_starts_clean_and_caches_on_its_own(services: Any) -> Non
                 ok = (
                     len(state.l1) == 0
                     and not state.l1_on
-                    and state.wait_l1()
+                    and state.wait_l1(30)
                     and cache.get("before-fork") == 1
                     and state.l1.get(backend.make_key("before-fork")) is not None
                 )

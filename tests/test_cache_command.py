@@ -32,7 +32,7 @@ def st(services: Any) -> Iterator[CacheState]:
     dbopt = orm_settings(WARM=["tests.test_cache_command.warm_projects"])
     with override_settings(CACHES=caches_setting(), DBOPT=dbopt):
         backend = caches["default"]
-        assert backend.state.wait_l1()
+        assert backend.state.wait_l1(30)
         backend.clear()
         yield backend.state
 
@@ -129,7 +129,7 @@ def test_login_preloads_the_users_data(services: Any) -> None:
 
     dbopt = orm_settings(PRELOAD_ON_LOGIN=["tests.test_cache_command.preload_tasks"])
     with override_settings(CACHES=caches_setting(), DBOPT=dbopt):
-        assert caches["default"].state.wait_l1()
+        assert caches["default"].state.wait_l1(30)
         user = User.objects.create_user(email="login@example.com", password="pw")
         Project.objects.create(name="mine", owner=user)
         preloaded.clear()

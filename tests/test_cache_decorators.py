@@ -28,7 +28,7 @@ def st(services: Any) -> Iterator[CacheState]:
     dbopt = {"CACHE": {"TRACK_MODELS": ["demo.Project"], "STAMPEDE_WAIT_S": 2.0}}
     with override_settings(CACHES=caches_setting(), DBOPT=dbopt):
         backend = caches["default"]
-        assert backend.state.wait_l1()
+        assert backend.state.wait_l1(30)
         backend.clear()
         calls.clear()
         yield backend.state

@@ -145,7 +145,7 @@ def test_a_killed_process_is_waited_for_at_most_one_lease(st: CacheState, user: 
 
 
 def test_a_writer_alone_does_not_wait(st: CacheState, user: User) -> None:
-    assert st.wait_l1()
+    assert st.wait_l1(30)
     User.objects.get(pk=user.pk)
     before = _acks(st)
     _timed_update(user, 1)
