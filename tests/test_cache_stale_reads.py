@@ -38,7 +38,7 @@ def _run(services: Any, count: int, outage: bool, busy: bool = False) -> dict[st
             services.stop_redis()
             time.sleep(0.5)
             services.start_redis()
-        result: dict[str, int] = out.get(timeout=90)
+        result: dict[str, int] = out.get(timeout=360)
     finally:
         done.set()
         writer.join(30)
