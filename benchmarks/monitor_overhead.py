@@ -1,6 +1,6 @@
 """What the query monitor costs a request, side by side with bare Django and its peers.
 
-    /work/main/.venv/bin/python benchmarks/monitor_overhead.py [--requests 150] [--rounds 5]
+    .venv/bin/python benchmarks/monitor_overhead.py [--requests 150] [--rounds 5]
 
 One request runs 20 primary-key queries (``User.objects.get(pk=...)``) on PostgreSQL.
 Each variant runs in its own long-lived worker process (so one tool's global patches do

@@ -1,6 +1,6 @@
 """Requests per second with the pool vs without, and the cost of checkout tracking.
 
-    /work/main/.venv/bin/python benchmarks/pool_throughput.py [--seconds 1.5] [--threads 4]
+    .venv/bin/python benchmarks/pool_throughput.py [--seconds 1.5] [--threads 4]
 
 Starts the test services (tests.services.start_services) and stops them at the end.
 One run, side by side, rounds interleaved so a busy machine hurts every mode alike:

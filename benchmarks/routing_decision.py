@@ -9,7 +9,7 @@
 Starts its own PostgreSQL primary + standby (tests.services) unless the DBOPT_TEST_*
 variables name running ones, and stops them at the end. Run from the repository root:
 
-    /work/main/.venv/bin/python benchmarks/routing_decision.py
+    .venv/bin/python benchmarks/routing_decision.py
 """
 
 from __future__ import annotations

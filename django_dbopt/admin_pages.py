@@ -12,7 +12,7 @@ one.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
@@ -21,6 +21,21 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 
 _M = TypeVar("_M", bound=Model)
+
+if TYPE_CHECKING:
+    _ModelAdmin = admin.ModelAdmin
+else:
+    # django-stubs makes ModelAdmin generic for type checkers only: at run time (without
+    # django-stubs-ext's monkeypatch, which a user's project does not call) it cannot be
+    # subscripted, so the generic parameter comes from typing.Generic instead.
+    class _ModelAdmin(admin.ModelAdmin, Generic[_M]):
+        pass
+
+
+#: ``admin.ModelAdmin`` that can be subscripted at run time (``GenericModelAdmin[Alert]``)
+#: in a project without django-stubs-ext: every ModelAdmin of django-dbopt derives from it.
+GenericModelAdmin = _ModelAdmin
+
 
 VIEW_REPORTS = "django_dbopt.view_reports"
 RUN_EXPLAIN = "django_dbopt.run_explain"
@@ -35,7 +50,7 @@ def can_run_explain(request: HttpRequest) -> bool:
     return can_view_reports(request) and request.user.has_perm(RUN_EXPLAIN)
 
 
-class ReportPageAdmin(admin.ModelAdmin[_M]):
+class ReportPageAdmin(_ModelAdmin[_M]):
     def page_view(self, request: HttpRequest) -> HttpResponse:
         raise NotImplementedError
 

@@ -35,9 +35,34 @@ def _describe(hint: Any) -> str:
         return " or ".join(_describe(a) for a in typing.get_args(hint))
     if hint is type(None):
         return "None"
+    if origin is dict:
+        key, item = typing.get_args(hint)
+        return f"dict of {_describe(key)} to {_describe(item)}"
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        return f"list of {_describe(item)}"
     if origin is not None:
         return origin.__name__  # type: ignore[no-any-return]
     return hint.__name__  # type: ignore[no-any-return]
+
+
+def _mismatch(where: str, value: Any, hint: Any) -> str:
+    """What is wrong with ``value`` (not of type ``hint``), naming the innermost item of a
+    dict or list that is wrong, so the message points at what to fix."""
+    origin = typing.get_origin(hint)
+    if origin is dict and isinstance(value, dict):
+        key, item = typing.get_args(hint)
+        for k, v in value.items():
+            if not _matches(k, key):
+                return f"{where} has the key {k!r} ({type(k).__name__}); expected {_describe(key)}"
+            if not _matches(v, item):
+                return _mismatch(f"{where}[{k!r}]", v, item)
+    if origin is list and isinstance(value, (list, tuple)):
+        (item,) = typing.get_args(hint)
+        for i, v in enumerate(value):
+            if not _matches(v, item):
+                return _mismatch(f"{where}[{i}]", v, item)
+    return f"{where} is {value!r} ({type(value).__name__}); expected {_describe(hint)}"
 
 
 def _matches(value: Any, hint: Any) -> bool:
@@ -153,7 +178,7 @@ def _check_value(
         return [
             Problem(
                 "django_dbopt.E003",
-                f"{where} is {value!r} ({type(value).__name__}); expected {_describe(hint)}.",
+                f"{_mismatch(where, value, hint)}.",
                 "Fix the value's type; see the settings reference in docs/settings.md.",
             )
         ]

@@ -35,6 +35,14 @@ def _apply(url: str, alias: str) -> None:
     db["PASSWORD"] = parts.password or ""
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--each-extra",
+        action="store_true",
+        help="Also run the plain-project test once per extra (a venv each: minutes each).",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
     global _services
     config.addinivalue_line("markers", "postgres: needs the PostgreSQL primary + standby + Redis")
@@ -42,6 +50,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", 'slow: runs load for seconds or starts its own servers (skip: -m "not slow")'
     )
     config.addinivalue_line("markers", "browser: drives chromium (skip with -m 'not browser')")
+    config.addinivalue_line(
+        "markers", "each_extra: the plain-project test once per extra; skipped unless --each-extra"
+    )
     if not on_postgres() or _services is not None:
         return
     from django.db import connections
@@ -68,6 +79,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--each-extra"):
+        each = pytest.mark.skip(reason="one venv per extra: run with --each-extra")
+        for item in items:
+            if "each_extra" in item.keywords:
+                item.add_marker(each)
     if on_postgres():
         return
     skip = pytest.mark.skip(reason="needs PostgreSQL: run the PostgreSQL suite (README)")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -92,14 +91,6 @@ def capture(*aliases: str) -> Iterator[list[tuple[str, str]]]:
 
 def writes(seen: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(a, sql) for a, sql in seen if statement_kind(sql) not in ("read", "other")]
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
 
 
 def replica_state(alias: str = "replica") -> str:

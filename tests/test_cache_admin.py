@@ -46,7 +46,7 @@ def test_without_a_two_tier_cache_the_page_says_so(staff_client: Client) -> None
 @pytest.fixture
 def with_cache(services: Any) -> Iterator[None]:
     with override_settings(CACHES=caches_setting(), DBOPT=orm_settings()):
-        assert caches["default"].state.wait_l1()
+        assert caches["default"].state.wait_l1(30)
         caches["default"].clear()
         yield
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import multiprocessing
 import pickle
-import time
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ from django_dbopt.cache.backend import TwoTierCache
 from django_dbopt.cache.codec import RAW, ZLIB, ZSTD, CodecError, ValueCodec
 from django_dbopt.cache.l1 import OVERHEAD, ByteLRU
 from tests.cache_fixtures import caches_setting, coherence_child
+from tests.waiting import wait_until
 
 
 @pytest.mark.postgres
@@ -25,7 +25,7 @@ def test_a_write_in_another_process_invalidates_l1(services: Any) -> None:
     with override_settings(CACHES=caches_setting(L1_TIMEOUT=300)):
         backend = caches["default"]
         assert isinstance(backend, TwoTierCache)
-        assert backend.state.wait_l1()
+        assert backend.state.wait_l1(30)
         cache.set("shared", 0)
         ctx = multiprocessing.get_context("spawn")
         values, acks = ctx.Queue(), ctx.Queue()
@@ -39,10 +39,7 @@ def test_a_write_in_another_process_invalidates_l1(services: Any) -> None:
                 assert backend.state.l1.get(backend.make_key("shared")) is not None
                 values.put(value)
                 assert acks.get(timeout=30) == value
-                deadline = time.monotonic() + 2
-                while cache.get("shared") != value and time.monotonic() < deadline:
-                    time.sleep(0.001)
-                assert cache.get("shared") == value
+                wait_until(lambda v=value: cache.get("shared") == v, 30, 0.001)
         finally:
             values.put(None)
             child.join(30)
@@ -106,7 +103,7 @@ def test_a_forked_child_starts_clean_and_caches_on_its_own(services: Any) -> Non
 
     with override_settings(CACHES=caches_setting()):
         backend = caches["default"]
-        assert backend.state.wait_l1()
+        assert backend.state.wait_l1(30)
         cache.set("before-fork", 1)
         read, write = os.pipe()
         pid = os.fork()
@@ -117,7 +114,7 @@ def test_a_forked_child_starts_clean_and_caches_on_its_own(services: Any) -> Non
                 ok = (
                     len(state.l1) == 0
                     and not state.l1_on
-                    and state.wait_l1()
+                    and state.wait_l1(30)
                     and cache.get("before-fork") == 1
                     and state.l1.get(backend.make_key("before-fork")) is not None
                 )

@@ -32,7 +32,7 @@ def st(services: Any) -> Iterator[CacheState]:
     dbopt = orm_settings(WARM=["tests.test_cache_command.warm_projects"])
     with override_settings(CACHES=caches_setting(), DBOPT=dbopt):
         backend = caches["default"]
-        assert backend.state.wait_l1()
+        assert backend.state.wait_l1(30)
         backend.clear()
         yield backend.state
 
@@ -107,8 +107,10 @@ def test_warm_runs_the_configured_callables(st: CacheState) -> None:
     Project.objects.create(name="w", owner=owner)
     assert "warm_projects" in run("warm", "--database", "default")
     assert warmed == ["default"]
+    # as in a process that starts after the warming: L1 cold, and nothing measured yet
+    # that could make its lookups skip L2 (this one measured the warming's first round trip)
     st.l1.clear()
-    st.forget_lookups()  # as in a fresh process: earlier tests' measurements may skip L2
+    st.forget_lookups()
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -130,7 +132,7 @@ def test_login_preloads_the_users_data(services: Any) -> None:
 
     dbopt = orm_settings(PRELOAD_ON_LOGIN=["tests.test_cache_command.preload_tasks"])
     with override_settings(CACHES=caches_setting(), DBOPT=dbopt):
-        assert caches["default"].state.wait_l1()
+        assert caches["default"].state.wait_l1(30)
         user = User.objects.create_user(email="login@example.com", password="pw")
         Project.objects.create(name="mine", owner=user)
         preloaded.clear()

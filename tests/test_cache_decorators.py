@@ -16,6 +16,7 @@ from django_dbopt.cache import cache_queryset, cached, invalidate_tables, invali
 from django_dbopt.cache.state import CacheState
 from example_project.demo.models import Project, User
 from tests.cache_fixtures import caches_setting
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -27,7 +28,7 @@ def st(services: Any) -> Iterator[CacheState]:
     dbopt = {"CACHE": {"TRACK_MODELS": ["demo.Project"], "STAMPEDE_WAIT_S": 2.0}}
     with override_settings(CACHES=caches_setting(), DBOPT=dbopt):
         backend = caches["default"]
-        assert backend.state.wait_l1()
+        assert backend.state.wait_l1(30)
         backend.clear()
         calls.clear()
         yield backend.state
@@ -115,10 +116,32 @@ def test_stampede_one_computes_others_wait(st: CacheState) -> None:
     assert calls == ["slow"]
 
 
+_release = threading.Event()
+
+
+@cached(60, tags=["slow"])
+def blocked() -> str:
+    """Computes until released: only a caller that gave up waiting adds a second call."""
+    calls.append("blocked")
+    assert _release.wait(60)
+    return "done"
+
+
 def test_stampede_waiters_give_up_after_the_bound(services: Any) -> None:
     dbopt = {"CACHE": {"STAMPEDE_WAIT_S": 0.05}}
     with override_settings(CACHES=caches_setting(), DBOPT=dbopt):
         caches["default"].clear()
         calls.clear()
-        assert _race(lambda: slow(0.5), n=3) == ["done"] * 3
-        assert calls == ["slow"] * 3
+        _release.clear()
+        results: list[Any] = []
+        threads = [threading.Thread(target=lambda: results.append(blocked())) for _ in range(3)]
+        for t in threads:
+            t.start()
+        try:  # nobody finishes before all three computed: each waiter gave up by itself
+            wait_until(lambda: len(calls) == 3, 30, what="the waiters to give up and compute")
+        finally:
+            _release.set()
+            for t in threads:
+                t.join(30)
+        assert results == ["done"] * 3
+        assert calls == ["blocked"] * 3

@@ -28,7 +28,7 @@ pytestmark = [
 def st(services: Any) -> Iterator[CacheState]:
     with override_settings(CACHES=caches_setting(), DBOPT=orm_settings()):
         backend = caches["default"]
-        assert backend.state.wait_l1()
+        assert backend.state.wait_l1(30)
         backend.clear()
         yield backend.state
         backend.clear()

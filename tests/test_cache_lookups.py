@@ -70,7 +70,7 @@ def test_a_cheap_round_trip_is_always_worth_it() -> None:
 def st(services: Any) -> Iterator[CacheState]:
     with override_settings(CACHES=caches_setting(), DBOPT=orm_settings()):
         backend = caches["default"]
-        assert backend.state.wait_l1()
+        assert backend.state.wait_l1(30)
         backend.clear()
         yield backend.state
         backend.clear()

@@ -31,7 +31,7 @@ def st(services: Any) -> Iterator[CacheState]:
     with override_settings(CACHES=caches_setting(), DBOPT=orm_settings(["demo", "auth.Group"])):
         backend = caches["default"]
         assert isinstance(backend, TwoTierCache)
-        assert backend.state.wait_l1()
+        assert backend.state.wait_l1(30)
         backend.clear()
         yield backend.state
         backend.state.outbox.flush()
@@ -215,7 +215,7 @@ def Permission_names() -> list[str]:
 def test_results_above_the_size_limit_are_not_cached(services: Any, owner: User) -> None:
     settings = orm_settings(ORM_MAX_RESULT_BYTES=200)
     with override_settings(CACHES=caches_setting(), DBOPT=settings):
-        assert caches["default"].state.wait_l1()
+        assert caches["default"].state.wait_l1(30)
         Project.objects.bulk_create([Project(name="n" * 50, owner=owner) for _ in range(10)])
         list(Project.objects.all())
         assert queries(lambda: list(Project.objects.all()))[1] == 1

@@ -3,7 +3,6 @@ L1 is cleared, the breaker opens, and everything comes back by itself."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +16,7 @@ from django_dbopt.cache.backend import TwoTierCache
 from django_dbopt.cache.state import CacheState
 from example_project.demo.models import Project, User
 from tests.cache_fixtures import caches_setting, orm_settings
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -35,15 +35,6 @@ def st(controllable_services: Any) -> Iterator[CacheState]:
         yield backend.state
 
 
-def _until(predicate: Any, timeout: float = 15) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_outage_degrades_without_errors_and_recovers(
     st: CacheState, controllable_services: Any
 ) -> None:
@@ -56,7 +47,7 @@ def test_outage_degrades_without_errors_and_recovers(
     try:
         # L1 may answer until this process notices or its lease lapses (0.5 s): nobody
         # can change a value while Redis is down, and writers wait out the leases
-        assert _until(lambda: not st.l1_on, timeout=3)
+        wait_until(lambda: not st.l1_on, 15)
         assert cache.get("k", "fallback") == "fallback"
         assert len(st.l1) == 0  # cleared: nobody can tell us about invalidations now
         for _ in range(5):
@@ -81,7 +72,7 @@ def test_outage_degrades_without_errors_and_recovers(
         assert Project.objects.get(pk=project.pk).name == "q"
     finally:
         controllable_services.start_redis()
-    assert _until(lambda: cache.set("back", 1) is None and cache.get("back") == 1)
+    wait_until(lambda: cache.set("back", 1) is None and cache.get("back") == 1, 30)
     # Quarantine: for RESTART_QUARANTINE seconds after Redis came back, cached reads are
     # bypassed (another process may still hold invalidations it could not write), and no
     # process gets an L1 lease.
@@ -92,8 +83,8 @@ def test_outage_degrades_without_errors_and_recovers(
     assert len(ctx.captured_queries) == 2
     assert st.stats.snapshot()["l2.quarantined"] >= 2
     assert not st.l1_on
-    assert _until(lambda: not st.pending)  # written by the listener once resubscribed
-    assert _until(lambda: st.l1_on)  # leased again once the quarantine is over
+    wait_until(lambda: not st.pending, 30)  # written by the listener once resubscribed
+    wait_until(lambda: st.l1_on, 30)  # leased again once the quarantine is over
     Project.objects.get(pk=project.pk)
     with CaptureQueriesContext(connection) as ctx:
         assert Project.objects.get(pk=project.pk).name == "q"

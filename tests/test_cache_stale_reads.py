@@ -13,6 +13,7 @@ from django.db import connection
 
 from example_project.demo.models import User
 from tests.cache_fixtures import stale_reader, stale_writer
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -33,13 +34,11 @@ def _run(services: Any, count: int, outage: bool, busy: bool = False) -> dict[st
     writer.start()
     try:
         if outage:
-            deadline = time.monotonic() + 30
-            while committed.value < count // 4 and time.monotonic() < deadline:
-                time.sleep(0.01)
+            wait_until(lambda: committed.value >= count // 4, 60, 0.01)
             services.stop_redis()
             time.sleep(0.5)
             services.start_redis()
-        result: dict[str, int] = out.get(timeout=90)
+        result: dict[str, int] = out.get(timeout=360)
     finally:
         done.set()
         writer.join(30)

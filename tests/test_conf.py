@@ -46,7 +46,7 @@ def test_runtime_access_to_bad_setting_names_the_problem() -> None:
         ({"MONITOR": {"MAX_FINGERPRINTS": True}}, "django_dbopt.E003", "expected int"),
         ({"MONITOR": {"SLOW_QUERY_MS": -1}}, "django_dbopt.E006", "at least 0"),
         ({"ROUTING": {"NO_FIT_REPLICA": "random"}}, "django_dbopt.E003", "'primary' or"),
-        ({"CACHE": {"ORM_MODELS": ["demo", 3]}}, "django_dbopt.E003", "expected list"),
+        ({"CACHE": {"ORM_MODELS": ["demo", 3]}}, "django_dbopt.E003", "expected str"),
         (
             {"ROUTING": {"REPLICAS": {"default": {"default": 1}}}},
             "django_dbopt.E007",
@@ -82,3 +82,30 @@ def test_valid_settings_have_no_problems() -> None:
         "CACHE": {"ORM_MODELS": ["demo.Task", "auth"]},
     }
     assert find_problems(value, databases=["default", "r1", "r2"], caches=["default"]) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (
+            {"ROUTING": {"REPLICAS": {"default": ["r1"]}}},
+            "DBOPT['ROUTING']['REPLICAS']['default'] is ['r1'] (list); "
+            "expected dict of str to float",
+        ),
+        (
+            {"ROUTING": {"REPLICAS": {"default": {"r1": "1"}}}},
+            "DBOPT['ROUTING']['REPLICAS']['default']['r1'] is '1' (str); expected float",
+        ),
+        (
+            {"CACHE": {"ORM_MODELS": ["demo", 3]}},
+            "DBOPT['CACHE']['ORM_MODELS'][1] is 3 (int); expected str",
+        ),
+    ],
+)
+def test_a_wrong_type_inside_a_container_names_the_item_that_is_wrong(
+    value: object, text: str
+) -> None:
+    """Not "is {...} (dict); expected dict": the message points at what to fix."""
+    problems = find_problems(value, databases=["default", "r1"], caches=["default"])
+    assert [p.id for p in problems] == ["django_dbopt.E003"]
+    assert problems[0].msg == text + "."

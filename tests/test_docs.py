@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import typing
 from pathlib import Path
@@ -33,3 +34,22 @@ def test_every_check_id_is_documented() -> None:
     documented = set(re.findall(r"django_dbopt\.[EW]\d{3}", (DOCS / "checks.md").read_text()))
     assert ids, "no check ids found"
     assert sorted(ids - documented) == []
+
+
+def test_no_path_of_a_developer_machine_in_the_repository() -> None:
+    """Docs, usage lines and code say ``.venv/bin/python``, never where one machine keeps
+    its checkout (the patterns are built so this file does not match itself)."""
+    root = DOCS.parent
+    machine = re.compile("|".join(re.escape("/" + p + "/") for p in ("work", "root", "home")))
+    suffixes = {".py", ".md", ".toml", ".cfg", ".ini", ".txt", ".html", ".sh", ""}
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith((".", "__")) and "egg-info" not in d]
+        for name in (f for f in files if not f.startswith(".")):
+            path = Path(folder, name)
+            if path.suffix not in suffixes:
+                continue
+            for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+                if machine.search(line) or str(root) in line:
+                    found.append(f"{path.relative_to(root)}:{number}: {line.strip()}")
+    assert found == []

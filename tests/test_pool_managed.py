@@ -20,6 +20,7 @@ from django_dbopt.pool.stats import all_pool_stats, pool_stats
 from django_dbopt.signals import connection_leaked
 from tests import pool_fixtures
 from tests.pool_fixtures import held_elsewhere, pooled, pooled_alias  # noqa: F401
+from tests.waiting import wait_until
 
 pytestmark = [
     pytest.mark.postgres,
@@ -219,7 +220,10 @@ def test_exhausted_pool_fails_fast_and_names_the_holder() -> None:
 
 
 def test_too_many_waiting_fails_at_once() -> None:
-    with pooled(min_size=1, max_size=1, timeout=1, max_waiting=1), held_elsewhere("pooled"):
+    with (
+        pooled(min_size=1, max_size=1, timeout=5, max_waiting=1) as wrapper,
+        held_elsewhere("pooled"),
+    ):
         errors: list[Exception] = []
 
         def wait_in_queue() -> None:
@@ -230,11 +234,12 @@ def test_too_many_waiting_fails_at_once() -> None:
 
         waiter = threading.Thread(target=wait_in_queue)
         waiter.start()
-        time.sleep(0.2)  # the waiter is queued; this request would be the second one
+        wait_until(lambda: wrapper.pool.get_stats().get("requests_waiting") == 1, 30)
+        # the waiter is queued; this request would be the second one
         with pytest.raises(OperationalError, match="exhausted"):
             _scalar("pooled", "SELECT 1")
-        waiter.join(10)
-    assert len(errors) == 1  # the queued one timed out after its 1 s
+        waiter.join(30)
+    assert len(errors) == 1  # the queued one timed out after its 5 s
 
 
 @pytest.mark.filterwarnings("ignore:.*multi-threaded.*fork.*:DeprecationWarning")

@@ -15,8 +15,9 @@ from django.db import connections
 
 from django_dbopt.routing import status
 from django_dbopt.routing.health import monitor
-from tests.routing_fixtures import replica_state, routed, wait_for
+from tests.routing_fixtures import replica_state, routed
 from tests.services import PgServer, Services, _as_user, _run, free_port, pg_bindir
+from tests.waiting import wait_until
 
 pytestmark = [
     pytest.mark.postgres,
@@ -68,16 +69,16 @@ def test_a_promoted_standby_leaves_rotation(second_standby: PgServer, services: 
     try:
         with routed(replicas={"default": {"replica": 1, "standby2": 1}}):
             monitor.ensure_started()
-            wait_for(
+            wait_until(
                 lambda: (monitor.probe_round(), replica_state("standby2"))[1] == "healthy",
                 15,
-                "the second standby in rotation",
+                what="the second standby in rotation",
             )
             second_standby.pg_ctl("promote", "-w")
-            wait_for(
+            wait_until(
                 lambda: (monitor.probe_round(), replica_state("standby2"))[1] == "promoted",
                 15,
-                "the promotion to be noticed",
+                what="the promotion to be noticed",
             )
             promoted = next(r for r in status().replicas if r.alias == "standby2")
             assert promoted.in_recovery is False

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 
-from django_dbopt.admin_pages import can_view_reports
+from django_dbopt.admin_pages import GenericModelAdmin, can_view_reports
 from django_dbopt.benchmark.chart import trend_chart
 from django_dbopt.benchmark.models import BenchmarkRun
 from django_dbopt.monitor import histogram
@@ -20,7 +20,7 @@ TREND_RUNS = 30
 
 
 @admin.register(BenchmarkRun)
-class BenchmarkRunAdmin(admin.ModelAdmin[BenchmarkRun]):
+class BenchmarkRunAdmin(GenericModelAdmin[BenchmarkRun]):
     list_display = ("id", "created_at", "label", "preset", "grade", "regressions", "duration_s")
     list_filter = ("preset", "grade")
     change_list_template = "django_dbopt/benchmark/change_list.html"

@@ -16,13 +16,22 @@ from django_dbopt.cache.models import CacheStats
 @admin.register(CacheStats)
 class CacheStatsAdmin(ReportPageAdmin[CacheStats]):
     def page_view(self, request: HttpRequest) -> HttpResponse:
-        from django_dbopt.cache.report import stats  # needs the redis extra
-
+        try:
+            from django_dbopt.cache.report import stats  # needs the redis extra
+        except ModuleNotFoundError as e:
+            return self._render(
+                request, None, f"it needs {e.name}, which is not installed (django-dbopt[redis])"
+            )
         try:
             data: dict[str, Any] | None = stats()
             problem = None
         except ImproperlyConfigured as e:
             data, problem = None, str(e)
+        return self._render(request, data, problem)
+
+    def _render(
+        self, request: HttpRequest, data: dict[str, Any] | None, problem: str | None
+    ) -> HttpResponse:
         scope = None
         if data is not None:
             scope = data["all_processes"] or data["process"]

@@ -11,7 +11,7 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from django_dbopt.admin_pages import ReportPageAdmin, can_view_reports
+from django_dbopt.admin_pages import GenericModelAdmin, ReportPageAdmin, can_view_reports
 from django_dbopt.monitor.report import parse_since
 from django_dbopt.ops import overview
 from django_dbopt.ops.models import Alert, OverviewPage
@@ -40,7 +40,7 @@ class OverviewAdmin(ReportPageAdmin[OverviewPage]):
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin[Alert]):
+class AlertAdmin(GenericModelAdmin[Alert]):
     list_display = ("fired_at", "state", "severity", "rule", "subject", "message", "evidence_link")
     list_filter = ("severity", "rule", ("resolved_at", admin.EmptyFieldListFilter))
     search_fields = ("rule", "subject", "message", "evidence")

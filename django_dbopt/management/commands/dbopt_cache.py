@@ -9,9 +9,6 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
 
-from django_dbopt.cache import operations
-from django_dbopt.cache.report import stats
-
 
 def _two_tier_aliases() -> tuple[str, ...]:
     from django.conf import settings
@@ -67,6 +64,15 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        try:  # the cache's L2 needs redis: a site without the extra gets words, not a traceback
+            from django_dbopt.cache import operations
+            from django_dbopt.cache.report import stats
+        except ModuleNotFoundError as e:
+            raise CommandError(
+                f"dbopt_cache needs {e.name}, which is not installed: "
+                "pip install 'django-dbopt[redis]'",
+                returncode=2,
+            ) from e
         action = options["action"]
         alias = options["cache"]
         try:
