@@ -19,9 +19,10 @@ from django_dbopt.routing import counters, routing_scope, status
 from django_dbopt.routing.health import monitor
 from django_dbopt.routing.watchdog import TICK_S
 from example_project.demo.models import User
-from tests.routing_fixtures import replica_state, routed, wait_for
+from tests.routing_fixtures import replica_state, routed
 from tests.routing_hang_fixtures import ALIASES, Proxied, proxied, run_bounded  # noqa: F401
 from tests.services import Services
+from tests.waiting import wait_until
 
 pytestmark = [
     pytest.mark.postgres,
@@ -180,43 +181,45 @@ def test_a_replica_that_hangs_does_not_blind_the_probes_to_another(
     thread = threading.Thread(target=reader, daemon=True)
     with routed(**routing):
         monitor.ensure_started()
-        wait_for(
+        wait_until(
             lambda: replica_state("hang1") == replica_state("hang2") == "healthy",
             15,
-            "both replicas in rotation",
+            what="both replicas in rotation",
         )
         thread.start()
         try:
             # the reader has its connections open (a connect to a hung server costs the
             # alias's connect_timeout, not READ_TIMEOUT_S: see docs/routing.md)
-            wait_for(lambda: {r[2] for r in reads} >= {"hang1", "hang2"}, 15, "reads on both")
+            wait_until(
+                lambda: {r[2] for r in reads} >= {"hang1", "hang2"}, 15, what="reads on both"
+            )
             proxied.proxies["hang1"].freeze()
-            wait_for(lambda: replica_state("hang1") == "down", 10, "hang1 out of rotation")
+            wait_until(lambda: replica_state("hang1") == "down", 10, what="hang1 out of rotation")
             age = next(r.good_probe_age_s for r in status().replicas if r.alias == "hang1")
-            wait_for(
+            wait_until(
                 lambda: (
                     next(r.good_probe_age_s for r in status().replicas if r.alias == "hang1")
                     > (age or 0) + 0.5
                 ),
                 10,
-                "hang1's last good probe to age",
+                what="hang1's last good probe to age",
             )
             with services.replay_paused():
                 User.objects.create_user(email="behind@example.com", password="x")
                 wrote_at = time.monotonic()
-                wait_for(lambda: replica_state("hang2") == "lagging", 15, "hang2 lagging")
+                wait_until(lambda: replica_state("hang2") == "lagging", 15, what="hang2 lagging")
                 left_at = time.monotonic()
                 (hang2,) = [r for r in status().replicas if r.alias == "hang2"]
                 assert hang2.lag_s is not None
                 assert hang2.lag_s > max_lag
                 probed = hang2.probed_at
-                wait_for(
+                wait_until(
                     lambda: (
                         next(r.probed_at for r in status().replicas if r.alias == "hang2")
                         != probed
                     ),
                     5,
-                    "hang2 probed again while hang1 hangs",
+                    what="hang2 probed again while hang1 hangs",
                 )
                 assert User.objects.filter(email=EMAIL).db == "default"
         finally:

@@ -7,8 +7,9 @@ import pytest
 from django_dbopt.routing import status
 from django_dbopt.routing.health import monitor
 from example_project.demo.models import User
-from tests.routing_fixtures import routed, wait_for
+from tests.routing_fixtures import routed
 from tests.services import Services
+from tests.waiting import wait_until
 
 pytestmark = [
     pytest.mark.postgres,
@@ -25,10 +26,10 @@ def test_a_replica_not_probed_successfully_for_too_long_leaves_rotation(
     with routed(max_probe_age_s=0.5):
         monitor.probe_round()
         assert User.objects.all().db == "replica"
-        wait_for(
+        wait_until(
             lambda: (status().replicas[0].good_probe_age_s or 0) > 0.5,
             10,
-            "the last good probe to be older than MAX_PROBE_AGE_S",
+            what="the last good probe to be older than MAX_PROBE_AGE_S",
         )
         assert User.objects.all().db == "default"
         (replica,) = status().replicas

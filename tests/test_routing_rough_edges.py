@@ -16,8 +16,9 @@ from django.test import override_settings
 
 from django_dbopt.health import readiness_report
 from django_dbopt.routing.health import monitor
-from tests.routing_fixtures import routed, routing_settings, wait_for
+from tests.routing_fixtures import routed, routing_settings
 from tests.routing_hang_fixtures import ALIASES, Proxied, proxied  # noqa: F401
+from tests.waiting import wait_until
 
 #: what a readiness check or dbopt_pool may take on a replica that refuses connections
 #: (one probe round of a refused server is milliseconds; room for a busy machine)
@@ -31,7 +32,7 @@ def test_a_replica_alias_missing_from_databases_is_improperly_configured(caplog:
         with pytest.raises(ImproperlyConfigured, match=r"'ghost'.*E004"):
             monitor.probe_round()
         monitor.ensure_started()  # the probe thread reports it too, and goes on
-        wait_for(lambda: "probes paused" in caplog.text, 10, "the probe thread's report")
+        wait_until(lambda: "probes paused" in caplog.text, 10, what="the probe thread's report")
         assert monitor.running
     records = [r for r in caplog.records if r.name == "django_dbopt.routing"]
     assert records
