@@ -56,9 +56,10 @@ def part_function(module: str, name: str) -> Callable[..., Any] | None:
     """``module.name`` when that part is installed, else ``None``."""
     try:
         found = importlib.import_module(module)
+        # a package's lazy ``__getattr__`` imports on access: the part's extra may be missing
+        function = getattr(found, name, None)
     except ImportError:
         return None
-    function = getattr(found, name, None)
     return function if callable(function) else None
 
 

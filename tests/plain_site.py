@@ -161,8 +161,14 @@ class Site:
                     if line.startswith("python manage.py "):
                         self.manage(*line.split("#")[0].split()[2:])
 
-    def manage(self, *args: str, timeout: float = 300) -> str:
-        return run([str(self.python), "manage.py", *args], self.folder, timeout, **self.env)
+    def manage(self, *args: str, timeout: float = 300, allow_stderr: bool = False) -> str:
+        return run(
+            [str(self.python), "manage.py", *args],
+            self.folder,
+            timeout,
+            allow_stderr=allow_stderr,
+            **self.env,
+        )
 
     def commands(self) -> list[str]:
         listed = self.manage("help", "--commands").split()

@@ -64,6 +64,17 @@ def received() -> Iterator[dict[str, Received]]:
     alerts.reset()
 
 
+@pytest.fixture(autouse=True)
+def _no_probe_left_running() -> Iterator[None]:
+    """The replica-lag measure asks the router's probes, which keep connections to the
+    test database open in their thread: stop them after each test, or the suite's final
+    DROP DATABASE waits for them."""
+    yield
+    from django_dbopt.routing.health import monitor
+
+    monitor.reset()
+
+
 def _open(rule: str, subject: str) -> Alert | None:
     return Alert.objects.filter(rule=rule, subject=subject, resolved_at__isnull=True).first()
 

@@ -50,8 +50,20 @@ def _rows() -> tuple[list[dict[str, Any]], str | None]:
 @admin.register(BackupsPage)
 class BackupsPageAdmin(ReportPageAdmin[BackupsPage]):
     def page_view(self, request: HttpRequest) -> HttpResponse:
-        from django_dbopt.backup import freshness
-
+        try:
+            from django_dbopt.backup import freshness
+        except ImportError as e:  # the crypto / compression extras are not installed
+            context = self.page_context(
+                request,
+                "Backups",
+                rows=[],
+                error=f"backups need {e.name}, which is not installed: "
+                "pip install 'django-dbopt[compression,crypto]'",
+                configured=False,
+                freshness=[],
+                limit_h=get_config().backup.max_verified_age_h,
+            )
+            return TemplateResponse(request, "django_dbopt/backup/backups.html", context)
         rows, error = _rows()
         config = get_config().backup
         context = self.page_context(

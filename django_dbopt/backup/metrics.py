@@ -9,8 +9,10 @@ from typing import Any
 def backup_families() -> Iterator[Any]:
     from prometheus_client.core import GaugeMetricFamily
 
-    from django_dbopt.backup import freshness
-
+    try:
+        from django_dbopt.backup import freshness
+    except ImportError:  # the crypto / compression extras are not installed: no backups
+        return
     found = freshness.health()
     if found is None:
         return

@@ -7,10 +7,17 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
 
-from django_dbopt.backup.cli import FAILED, progress_for, write_json
-from django_dbopt.backup.create import create_backup
-from django_dbopt.backup.errors import BackupError
-from django_dbopt.backup.progress import human_bytes
+from django_dbopt.backup.extras import missing_extra_error
+
+try:  # the pipeline needs the crypto and compression extras
+    from django_dbopt.backup.cli import FAILED, progress_for, write_json
+    from django_dbopt.backup.create import create_backup
+    from django_dbopt.backup.errors import BackupError
+    from django_dbopt.backup.progress import human_bytes
+except ImportError as e:
+    missing_extra: ImportError | None = e
+else:
+    missing_extra = None
 
 
 class Command(BaseCommand):
@@ -51,6 +58,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if missing_extra is not None:
+            raise missing_extra_error(missing_extra) from missing_extra
         if options["physical"]:
             self.physical(options)
             return

@@ -7,16 +7,23 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
 
-from django_dbopt.backup.cli import (
-    CORRUPT,
-    FAILED,
-    USAGE,
-    entry_dict,
-    entry_line,
-    progress_for,
-    write_json,
-)
-from django_dbopt.backup.errors import BackupError, BackupNotFound
+from django_dbopt.backup.extras import missing_extra_error
+
+try:  # the pipeline needs the crypto and compression extras
+    from django_dbopt.backup.cli import (
+        CORRUPT,
+        FAILED,
+        USAGE,
+        entry_dict,
+        entry_line,
+        progress_for,
+        write_json,
+    )
+    from django_dbopt.backup.errors import BackupError, BackupNotFound
+except ImportError as e:
+    missing_extra: ImportError | None = e
+else:
+    missing_extra = None
 
 
 class Command(BaseCommand):
@@ -66,6 +73,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if missing_extra is not None:
+            raise missing_extra_error(missing_extra) from missing_extra
         try:
             getattr(self, f"do_{options['action']}")(options)
         except BackupNotFound as e:
