@@ -162,7 +162,10 @@ def exercise(site: Site) -> None:
         assert len(pages) >= 4, pages
         visited = dict(server.crawl(pages, "/admin/django_dbopt/"))
         assert set(pages) <= set(visited)
-        assert {url: s for url, s in visited.items() if s != 200} == {}
+        # read-only admins (alerts, benchmark runs) refuse their add page: 403, never 500
+        refused = {url: s for url, s in visited.items() if url.endswith("/add/")}
+        assert set(refused.values()) <= {200, 403}, refused
+        assert {url: s for url, s in visited.items() if s != 200 and url not in refused} == {}
     finally:
         server.stop()
 
