@@ -127,3 +127,14 @@ def django_db_setup(django_db_setup: None, django_db_blocker: object) -> Iterato
     yield
     for conn in connections.all(initialized_only=True):
         conn.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _probes_stopped_before_the_test_databases_go(django_db_setup: None) -> Iterator[None]:
+    """Readiness and the alert measures start the router's probe threads, which keep their
+    connections to the test database open: stop them before pytest-django drops it (its
+    teardown runs after this one's), whichever test ran last."""
+    yield
+    from django_dbopt.routing.health import monitor
+
+    monitor.reset()

@@ -110,12 +110,13 @@ def s3_pitr(
 
 
 def test_recover_to_a_point_in_time_from_s3(s3_pitr: tuple[PgServer, Path]) -> None:
-    from tests.test_backup_pitr import start_with_env
+    from tests.test_backup_pitr import past_the_backups_second, start_with_env
 
     server, folder = s3_pitr
     full = command("dbopt_backup", "--physical", "full", "--database", "pitr")
     assert "testing" not in (folder / "pgbackrest.conf").read_text()
     with connect(server.port) as conn:
+        past_the_backups_second(conn)
         conn.execute("CREATE TABLE precious (id int PRIMARY KEY)")
         conn.execute("INSERT INTO precious SELECT generate_series(1, 5)")
         row = conn.execute("SELECT clock_timestamp()::text").fetchone()
