@@ -30,7 +30,8 @@ CORPUS: list[tuple[str, str]] = [
     ("SELECT 0xC0FFEE", "C0FFEE"),
     ("SELECT .987654321", "987654321"),
     ("SELECT 123456789e-9", "123456789"),
-    ("SELECT -42.13579e3", "13579"),
+    # (long enough that no timestamp's microseconds in a dumped report can contain it)
+    ("SELECT -42.86420975313e3", "86420975313"),
     ("SELECT '--', 'hunterQH' WHERE 1 = 1", "hunterQH"),
     ("SELECT '/*', 'hunterQI', '*/'", "hunterQI"),
     ("SELECT 'it''s hunterQJ'", "hunterQJ"),
