@@ -102,3 +102,23 @@ class ReportPageAdmin(_ModelAdmin[_M]):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ReadOnlyReportAdmin(GenericModelAdmin[_M]):
+    """Stored reports (alerts, benchmark runs): read with ``view_reports``, deleted by
+    superusers, never added or edited by hand."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return can_view_reports(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return can_view_reports(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_active and request.user.is_superuser)

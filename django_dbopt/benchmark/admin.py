@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 
-from django_dbopt.admin_pages import GenericModelAdmin, can_view_reports
+from django_dbopt.admin_pages import ReadOnlyReportAdmin
 from django_dbopt.benchmark.chart import trend_chart
 from django_dbopt.benchmark.models import BenchmarkRun
 from django_dbopt.monitor import histogram
@@ -20,7 +20,7 @@ TREND_RUNS = 30
 
 
 @admin.register(BenchmarkRun)
-class BenchmarkRunAdmin(GenericModelAdmin[BenchmarkRun]):
+class BenchmarkRunAdmin(ReadOnlyReportAdmin[BenchmarkRun]):
     list_display = ("id", "created_at", "label", "preset", "grade", "regressions", "duration_s")
     list_filter = ("preset", "grade")
     change_list_template = "django_dbopt/benchmark/change_list.html"
@@ -61,18 +61,3 @@ class BenchmarkRunAdmin(GenericModelAdmin[BenchmarkRun]):
             "workloads": workloads,
         }
         return TemplateResponse(request, "django_dbopt/benchmark/run.html", context)
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return can_view_reports(request)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return can_view_reports(request)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.is_active and request.user.is_superuser)

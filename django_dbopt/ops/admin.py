@@ -11,7 +11,7 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from django_dbopt.admin_pages import GenericModelAdmin, ReportPageAdmin, can_view_reports
+from django_dbopt.admin_pages import ReadOnlyReportAdmin, ReportPageAdmin
 from django_dbopt.monitor.report import parse_since
 from django_dbopt.ops import overview
 from django_dbopt.ops.models import Alert, OverviewPage
@@ -40,7 +40,7 @@ class OverviewAdmin(ReportPageAdmin[OverviewPage]):
 
 
 @admin.register(Alert)
-class AlertAdmin(GenericModelAdmin[Alert]):
+class AlertAdmin(ReadOnlyReportAdmin[Alert]):
     list_display = ("fired_at", "state", "severity", "rule", "subject", "message", "evidence_link")
     list_filter = ("severity", "rule", ("resolved_at", admin.EmptyFieldListFilter))
     search_fields = ("rule", "subject", "message", "evidence")
@@ -58,18 +58,3 @@ class AlertAdmin(GenericModelAdmin[Alert]):
         if obj.url:
             return format_html('<a href="{}">{}</a>', obj.url, obj.evidence or "open")
         return obj.evidence
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return can_view_reports(request)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return can_view_reports(request)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.is_superuser)
