@@ -59,7 +59,9 @@ def test_json_report_after_a_short_load_shows_everything(client: Client) -> None
             list(Task.objects.filter(title="needle"))  # unindexed column, large table
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_sleep(0.03)")
-        data = json.loads(report("--format", "json", "--since", "1h", "--explain-top", "5"))
+        data = json.loads(
+            report("--format", "json", "--since", "1h", "--explain-top", "50")
+        )  # every shape: a loaded machine reorders the top
     assert data["schema"] == SCHEMA
     assert data["store"]["flushes"] >= 1
     by_sql = {r["sql"]: r for r in data["fingerprints"]}
