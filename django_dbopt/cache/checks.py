@@ -8,7 +8,7 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Warning
 from django.utils.module_loading import import_string
 
 from django_dbopt.conf import SETTING_NAME
@@ -182,7 +182,6 @@ def _user_cache_section() -> dict[str, Any]:
     return section if isinstance(section, dict) else {}
 
 
-@register(Tags.caches)
 def check_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
     for alias, config in _two_tier_caches().items():

@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django_dbopt.cache import generations
 from django_dbopt.cache.codec import CodecError
 from django_dbopt.cache.l2 import L2Down
 from django_dbopt.cache.lookups import LOOK, PROBE
+from django_dbopt.cache.plans import CachePlan
 from django_dbopt.cache.state import CacheState
 from django_dbopt.conf import get_config
-
-if TYPE_CHECKING:
-    from django_dbopt.cache.orm import Plan
 
 Compute = Callable[[], tuple[Any, bytes | None]]
 #: what ``_served`` returns for a stored value the codec refused (a miss)
@@ -32,11 +30,12 @@ _REFUSED: Any = object()
 
 def through_cache(
     st: CacheState,
-    plan: Plan,
-    strict: bool,
+    plan: CachePlan,
     prefix: str,
+    *,
     compute: Compute,
     decode: Callable[[bytes], Any],
+    strict: bool,
     fills: bool = True,
 ) -> Any:
     """The value at ``prefix + generations`` of ``plan``'s tables, from L1, L2, or
@@ -51,7 +50,7 @@ def through_cache(
             value = _served(st, plan, "l1.hits", held, decode)
             if value is not _REFUSED:
                 return value
-        return _leased_miss(st, plan, prefix + guess, compute, decode, fills)
+        return _leased_miss(st, plan, prefix + guess, compute=compute, decode=decode, fills=fills)
     seq = st.seq
     fetched: tuple[str, bytes | None] | None
     try:
@@ -77,14 +76,15 @@ def through_cache(
     st.stats.add_many([*(["l1.misses"] if l1_on else []), "l2.misses", *plan.miss_stats])
     result, blob = compute()
     if blob is not None and fills:  # not from a replica (see orm.py)
-        _store(st, prefix + gens, blob, seq, l1_on)
+        _store(st, prefix + gens, blob, seq, l1_on=l1_on)
     return _result(result)
 
 
 def _leased_miss(
     st: CacheState,
-    plan: Plan,
+    plan: CachePlan,
     key: str,
+    *,
     compute: Compute,
     decode: Callable[[bytes], Any],
     fills: bool,
@@ -96,7 +96,7 @@ def _leased_miss(
         st.stats.add_many(["l1.misses", *plan.miss_stats])
         result, blob = compute()
         if blob is not None and fills:
-            _store(st, key, blob, seq, True)
+            _store(st, key, blob, seq, l1_on=True)
         return _result(result)
     lookups = plan.lookups
     decision = lookups.decide()
@@ -131,7 +131,7 @@ def _leased_miss(
         if replies is not None:
             lookups.looked(replies[0] is not None)
     if blob is not None and fills:
-        _store(st, key, blob, seq, True)
+        _store(st, key, blob, seq, l1_on=True)
     return _result(result)
 
 
@@ -172,7 +172,7 @@ def row_of(instance: Any) -> tuple[Any, ...] | None:
 
 
 def _served(
-    st: CacheState, plan: Plan, tier_hit: str, blob: bytes, decode: Callable[[bytes], Any]
+    st: CacheState, plan: CachePlan, tier_hit: str, blob: bytes, decode: Callable[[bytes], Any]
 ) -> Any:
     """The decoded value, or ``_REFUSED`` when the codec refused it (counted; the caller
     computes instead: a value that is not signed, corrupt or too big is a miss)."""
@@ -191,7 +191,7 @@ def _result(result: Any) -> Any:
     return result
 
 
-def _store(st: CacheState, key: str, blob: bytes, seq: int, l1_on: bool) -> None:
+def _store(st: CacheState, key: str, blob: bytes, seq: int, *, l1_on: bool) -> None:
     config = get_config().cache
     if len(blob) > config.orm_max_result_bytes:
         return

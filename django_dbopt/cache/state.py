@@ -3,7 +3,8 @@
 Django makes one cache *instance* per thread; L1, the breaker, the listener, the local
 generation map and the stats must be per *process*, so instances look their state up in
 ``_states`` by configuration (as Django's ``LocMemCache`` does with its ``_caches``). After
-``fork()`` the child resets its states in place (``os.register_at_fork``).
+``fork()`` the child resets its states in place (``reset_after_fork``, registered by
+``cache.wiring``).
 
 Invalidation messages on the channel (``<node> <kind> <ack key or -> <payload>``):
 
@@ -28,12 +29,10 @@ invalidation that overtakes a read cannot be undone by it.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import itertools
 import logging
 import math
-import os
 import threading
 import time
 import uuid
@@ -41,6 +40,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django_dbopt.breaker import CircuitBreaker
+from django_dbopt.cache import generations
 from django_dbopt.cache.codec import DEFAULT_MAX_BYTES, ValueCodec, derive_key
 from django_dbopt.cache.counters import Stats
 from django_dbopt.cache.l1 import ByteLRU
@@ -292,8 +292,6 @@ class CacheState:
         write while Redis was away, at once (the breaker may still be open)."""
         self._reset_local()
         if self.pending:
-            from django_dbopt.cache import generations
-
             # the writer waited out the leases when it failed: nobody to wait for now
             generations.bump(self, (), force=True, wait=False)
 
@@ -456,8 +454,8 @@ _states_lock = threading.Lock()
 _exiting: set[CacheState] = set()
 
 
-@atexit.register
-def _release_at_exit() -> None:
+def release_at_exit() -> None:
+    """At interpreter exit (``cache.wiring``): tell writers not to wait for our leases."""
     for state in list(_exiting):
         state.release_lease()
 
@@ -476,9 +474,7 @@ def all_states() -> list[CacheState]:
     return list(_states.values())
 
 
-def _reset_after_fork() -> None:
+def reset_after_fork() -> None:
+    """In a forked child (``cache.wiring``): every state starts over in place."""
     for state in _states.values():
         state.after_fork()
-
-
-os.register_at_fork(after_in_child=_reset_after_fork)
