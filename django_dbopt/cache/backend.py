@@ -20,50 +20,17 @@ import redis
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 
 from django_dbopt.cache import leases
-from django_dbopt.cache.codec import DEFAULT_MAX_BYTES, CodecError
+from django_dbopt.cache.codec import CodecError
 from django_dbopt.cache.l2 import SCRIPTS, Client, L2Down
+from django_dbopt.cache.options import TwoTierOptions
 from django_dbopt.cache.state import CacheState, Config, state_for
-
-#: OPTIONS keys and their defaults
-DEFAULT_OPTIONS: dict[str, Any] = {
-    "L2": "redis",
-    "L1_MAX_BYTES": 64 * 1024 * 1024,
-    "L1_TIMEOUT": 5.0,
-    "CODEC": "zstd",
-    "COMPRESS_MIN_BYTES": 1024,
-    "BREAKER_FAILURES": 3,
-    "BREAKER_RESET": 1.0,
-    "RESTART_QUARANTINE": 3.0,
-    "L1_LEASE": 1.0,
-    "ACK_INVALIDATIONS": True,
-    "SERIALIZER": "pickle",
-    "SIGNING_KEY": None,
-    "MAX_VALUE_BYTES": DEFAULT_MAX_BYTES,
-}
 
 
 class TwoTierCache(BaseCache):
     def __init__(self, location: str, params: dict[str, Any]) -> None:
         super().__init__(params)
-        options = {**DEFAULT_OPTIONS, **params.get("OPTIONS", {})}
-        l2 = options["L2"]
-        signing_key = options["SIGNING_KEY"]
-        self._config = Config(
-            l2_alias=None if l2 is None else str(l2),
-            namespace=location or "default",
-            l1_max_bytes=int(options["L1_MAX_BYTES"]),
-            l1_timeout_s=float(options["L1_TIMEOUT"]),
-            codec=str(options["CODEC"]),
-            compress_min_bytes=int(options["COMPRESS_MIN_BYTES"]),
-            breaker_failures=int(options["BREAKER_FAILURES"]),
-            breaker_reset_s=float(options["BREAKER_RESET"]),
-            restart_quarantine_s=float(options["RESTART_QUARANTINE"]),
-            lease_s=float(options["L1_LEASE"]),
-            acked=bool(options["ACK_INVALIDATIONS"]),
-            serializer=str(options["SERIALIZER"]),
-            signing_key=None if signing_key is None else str(signing_key),
-            max_value_bytes=int(options["MAX_VALUE_BYTES"]),
-        )
+        options = TwoTierOptions.from_options(params.get("OPTIONS", {}))
+        self._config = Config(namespace=location or "default", options=options)
 
     @cached_property
     def state(self) -> CacheState:

@@ -37,17 +37,20 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from django.conf import settings
 
 from django_dbopt.breaker import CircuitBreaker
 from django_dbopt.cache import generations
-from django_dbopt.cache.codec import DEFAULT_MAX_BYTES, ValueCodec, derive_key
+from django_dbopt.cache.codec import ValueCodec, derive_key
 from django_dbopt.cache.counters import Stats
 from django_dbopt.cache.l1 import ByteLRU
 from django_dbopt.cache.l2 import REDIS_ERRORS, L2Down, LocalTier, RedisTier
 from django_dbopt.cache.leases import NO_ACK, SAFETY, wait_out
 from django_dbopt.cache.listener import Listener
 from django_dbopt.cache.lookups import Lookups
+from django_dbopt.cache.options import TwoTierOptions
 from django_dbopt.cache.outbox import Outbox
 
 logger = logging.getLogger("django_dbopt.cache")
@@ -55,25 +58,16 @@ logger = logging.getLogger("django_dbopt.cache")
 
 @dataclass(frozen=True)
 class Config:
-    #: the Redis alias of the second tier; ``None``: L1-only mode (one process's memory)
-    l2_alias: str | None
+    """One ``TwoTierCache`` configuration: the states of equal ones are shared."""
+
+    #: the cache's ``LOCATION``: its keys' namespace in Redis
     namespace: str
-    l1_max_bytes: int
-    l1_timeout_s: float
-    codec: str
-    compress_min_bytes: int
-    breaker_failures: int
-    breaker_reset_s: float
-    restart_quarantine_s: float = 3.0
-    lease_s: float = 1.0
-    #: writers wait for every L1 lease holder to apply their invalidations
-    acked: bool = True
-    #: "pickle" or "signed" (codec.py)
-    serializer: str = "pickle"
-    #: the secret signed values are keyed from (None: SECRET_KEY and its fallbacks)
-    signing_key: str | None = field(default=None, repr=False)
-    #: a stored value that would decode to more bytes than this is refused (a miss)
-    max_value_bytes: int = DEFAULT_MAX_BYTES
+    options: TwoTierOptions
+
+    @property
+    def restart_quarantine_s(self) -> float:
+        """Seconds (tests and benchmarks wait this long after starting a fresh Redis)."""
+        return self.options.restart_quarantine
 
 
 class CacheState:
@@ -83,20 +77,20 @@ class CacheState:
         self.channel = f"{self.ns}inv"
         self.leases_key = f"{self.ns}leases"
         self._new_node()
-        self.l1 = ByteLRU(config.l1_max_bytes, config.l1_timeout_s)
-        self.codec = _codec(config)
+        self.l1 = ByteLRU(config.options.l1_max_bytes, config.options.l1_timeout)
+        self.codec = _codec(config.options)
         self.stats = Stats()
-        breaker = CircuitBreaker(config.breaker_failures, config.breaker_reset_s)
+        breaker = CircuitBreaker(config.options.breaker_failures, config.options.breaker_reset)
         #: L1-only mode: no L2, nothing shared with other processes (docs/cache.md)
-        self.local = config.l2_alias is None
+        self.local = config.options.l2 is None
         #: L1 hits may use the local generation map without asking Redis
-        self.trusted = config.acked or self.local
+        self.trusted = config.options.ack_invalidations or self.local
         self.tier: RedisTier | LocalTier
-        if config.l2_alias is None:
+        if config.options.l2 is None:
             self.tier = LocalTier(breaker)
         else:
             self.tier = RedisTier(
-                config.l2_alias,
+                config.options.l2,
                 breaker,
                 on_error=self._on_redis_error,
                 on_refused=lambda: self.stats.add("l2.errors"),
@@ -145,7 +139,7 @@ class CacheState:
 
     @property
     def lease_ms(self) -> int:
-        return int(self.config.lease_s * 1000)
+        return int(self.config.options.l1_lease * 1000)
 
     def renew_lease(self) -> None:
         """Ask Redis for a lease (the listener thread, every ``lease / 4``). It starts when
@@ -165,7 +159,7 @@ class CacheState:
         """Our heartbeat came back: every message published before it has been applied."""
         renewal = self._renewal
         if renewal is not None and renewal[0] == token:
-            self.lease_until = renewal[1] + self.config.lease_s * SAFETY
+            self.lease_until = renewal[1] + self.config.options.l1_lease * SAFETY
 
     def release_lease(self) -> None:
         """Stop trusting L1 and tell writers not to wait for us (best effort, silent: it
@@ -192,7 +186,7 @@ class CacheState:
                 on_lost=self._reset_local,
                 on_tick=self.flush_stats,
                 renew=self.renew_lease,
-                renew_every_s=self.config.lease_s / 4,
+                renew_every_s=self.config.options.l1_lease / 4,
                 send_acks=self.send_acks,
             )
             self._listener.start()
@@ -232,7 +226,7 @@ class CacheState:
         self.lease_until = math.inf if self.local else 0.0
         self._renewal = None
         self.outage_since = 0.0
-        self.l1 = ByteLRU(self.config.l1_max_bytes, self.config.l1_timeout_s)
+        self.l1 = ByteLRU(self.config.options.l1_max_bytes, self.config.options.l1_timeout)
         self.stats = Stats()
         self.local_gens = {}
         self.tier.after_fork()
@@ -284,8 +278,8 @@ class CacheState:
     def outage_wait(self) -> None:
         """An invalidation could not be written: wait until no other process can still
         hold an L1 lease from before the outage (none is renewed while Redis is down)."""
-        if self.config.acked and self.outage_since:
-            wait_out(self.outage_since + self.config.lease_s - time.monotonic())
+        if self.config.options.ack_invalidations and self.outage_since:
+            wait_out(self.outage_since + self.config.options.l1_lease - time.monotonic())
 
     def _on_subscribed(self) -> None:
         """(Re)subscribed: start clean, and write the invalidations this process could not
@@ -301,7 +295,7 @@ class CacheState:
 
     @property
     def quarantine_ms(self) -> int:
-        return int(self.config.restart_quarantine_s * 1000)
+        return int(self.config.options.restart_quarantine * 1000)
 
     def _on_message(self, data: bytes) -> bytes | None:
         """Apply an invalidation from another process; returns its ack key, if any."""
@@ -376,7 +370,7 @@ class CacheState:
         """A fresh key for the acknowledgements of one invalidation, or ``NO_ACK`` when
         nobody is to be waited for (``wait`` defaults to ``ACK_INVALIDATIONS``)."""
         if wait is None:
-            wait = self.config.acked
+            wait = self.config.options.ack_invalidations
         return f"{self.ns}ack:{uuid.uuid4().hex}" if wait else NO_ACK
 
     # -- stats -------------------------------------------------------------------------
@@ -430,18 +424,16 @@ def unframe(payload: bytes) -> list[bytes]:
     return items
 
 
-def _codec(config: Config) -> ValueCodec:
+def _codec(options: TwoTierOptions) -> ValueCodec:
     keys: list[bytes] = []
-    if config.serializer == "signed":
-        from django.conf import settings
-
-        if config.signing_key is not None:
-            keys = [derive_key(config.signing_key)]
+    if options.serializer == "signed":
+        if options.signing_key is not None:
+            keys = [derive_key(options.signing_key)]
         else:
             secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
             keys = [derive_key(s) for s in secrets]
     return ValueCodec(
-        config.codec, config.compress_min_bytes, max_bytes=config.max_value_bytes, keys=keys
+        options.codec, options.compress_min_bytes, max_bytes=options.max_value_bytes, keys=keys
     )
 
 
