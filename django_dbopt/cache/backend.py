@@ -21,8 +21,9 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 
 from django_dbopt.cache import leases
 from django_dbopt.cache.codec import CodecError
-from django_dbopt.cache.l2 import SCRIPTS, Client, L2Down
+from django_dbopt.cache.l2 import Client, L2Down
 from django_dbopt.cache.options import TwoTierOptions
+from django_dbopt.cache.scripts import SCRIPTS
 from django_dbopt.cache.state import CacheState, Config, state_for
 
 

@@ -10,7 +10,9 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from django_dbopt.cache.codec import DEFAULT_MAX_BYTES
+from django.conf import settings
+
+from django_dbopt.cache.codec import DEFAULT_MAX_BYTES, ValueCodec, derive_key
 from django_dbopt.conf import MIN
 
 #: what ``CODEC`` may name (``codec.py``)
@@ -62,3 +64,17 @@ class TwoTierOptions:
             base = next(a for a in (*typing.get_args(kind), kind) if a is not type(None))
             values[f.name] = base(value)
         return cls(**values)
+
+    def make_codec(self) -> ValueCodec:
+        """The codec values are stored with (signed: keyed from ``SIGNING_KEY`` or
+        ``SECRET_KEY`` and its fallbacks)."""
+        keys: list[bytes] = []
+        if self.serializer == "signed":
+            if self.signing_key is not None:
+                keys = [derive_key(self.signing_key)]
+            else:
+                secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+                keys = [derive_key(s) for s in secrets]
+        return ValueCodec(
+            self.codec, self.compress_min_bytes, max_bytes=self.max_value_bytes, keys=keys
+        )

@@ -6,31 +6,18 @@ generation map and the stats must be per *process*, so instances look their stat
 ``fork()`` the child resets its states in place (``reset_after_fork``, registered by
 ``cache.wiring``).
 
-Invalidation messages on the channel (``<node> <kind> <ack key or -> <payload>``):
-
-- ``K``: payload is the full keys, each as ``<length in bytes>:<key>`` (a netstring
-  without the trailing comma), so a key may hold any character, NUL included: drop them
-  from L1;
-- ``G``: payload is ``<length>:<generation key>=<new value>`` items, likewise: raise the
-  local generations (L1 entries keyed by the old generations can no longer be
-  addressed);
-- ``c``: everything was cleared: clear L1 and the local generations.
-
-Any other kind (the NUL-separated ``k``/``g`` of older versions, during a rolling
-upgrade) clears L1 and the local generations: unknown means "be safe".
-
-A process ignores its own messages (it updated its L1 already). When a message carries an
-ack key, the listener acknowledges it once applied, and L1 is trusted only under a lease:
-``leases.py`` explains why that makes an L1 hit stale-free. Every received message and
-every loss of the subscription increments ``seq``; a value read from Redis is put in L1
-(or a generation in the local map) only if ``seq`` did not move during the read, so an
+The format of invalidation messages is in ``messages.py``. A process ignores its own
+messages (it updated its L1 already). When a message carries an ack key, the listener
+acknowledges it once applied, and L1 is trusted only under a lease: ``leases.py``
+explains why that makes an L1 hit stale-free. Every received message and every loss of
+the subscription increments ``seq``; a value read from Redis is put in L1 (or a
+generation in the local map) only if ``seq`` did not move during the read, so an
 invalidation that overtakes a read cannot be undone by it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
 import math
 import threading
@@ -39,17 +26,16 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.conf import settings
-
 from django_dbopt.breaker import CircuitBreaker
 from django_dbopt.cache import generations
-from django_dbopt.cache.codec import ValueCodec, derive_key
 from django_dbopt.cache.counters import Stats
 from django_dbopt.cache.l1 import ByteLRU
 from django_dbopt.cache.l2 import REDIS_ERRORS, L2Down, LocalTier, RedisTier
 from django_dbopt.cache.leases import NO_ACK, SAFETY, wait_out
 from django_dbopt.cache.listener import Listener
+from django_dbopt.cache.local_gens import LocalGenerations
 from django_dbopt.cache.lookups import Lookups
+from django_dbopt.cache.messages import frame, unframe
 from django_dbopt.cache.options import TwoTierOptions
 from django_dbopt.cache.outbox import Outbox
 
@@ -70,7 +56,7 @@ class Config:
         return self.options.restart_quarantine
 
 
-class CacheState:
+class CacheState(LocalGenerations):
     def __init__(self, config: Config) -> None:
         self.config = config
         self.ns = f"dbopt:{config.namespace}:"
@@ -78,7 +64,7 @@ class CacheState:
         self.leases_key = f"{self.ns}leases"
         self._new_node()
         self.l1 = ByteLRU(config.options.l1_max_bytes, config.options.l1_timeout)
-        self.codec = _codec(config.options)
+        self.codec = config.options.make_codec()
         self.stats = Stats()
         breaker = CircuitBreaker(config.options.breaker_failures, config.options.breaker_reset)
         #: L1-only mode: no L2, nothing shared with other processes (docs/cache.md)
@@ -322,35 +308,6 @@ class CacheState:
         self.l1.clear()
         self.local_gens.clear()
 
-    def raise_generation(self, key: str, value: str) -> None:
-        """Keep ``value`` as the local generation of ``key`` unless a higher one is held
-        (generations only go up; messages and reads may arrive in any order). The map is
-        bounded: past ``MAX_LOCAL_GENS`` keys the oldest are dropped, and a dropped key is
-        simply unknown again (read from Redis on next use: a miss, never a stale hit)."""
-        gens = self.local_gens
-        held = gens.get(key)
-        if held is None:
-            if len(gens) >= MAX_LOCAL_GENS:
-                self._trim_gens()
-            gens[key] = value
-        elif int(value) > int(held):
-            gens[key] = value
-
-    def _trim_gens(self) -> None:
-        """Drop the oldest tenth of the local generations (insertion order)."""
-        with self._gens_lock:
-            gens = self.local_gens
-            excess = len(gens) - MAX_LOCAL_GENS + max(1, MAX_LOCAL_GENS // 10)
-            if excess <= 0:
-                return
-            try:
-                doomed = list(itertools.islice(iter(gens), excess))
-            except RuntimeError:  # changed while we looked: start from nothing (safe)
-                gens.clear()
-                return
-            for key in doomed:
-                gens.pop(key, None)
-
     def send_acks(self, ack_keys: Sequence[bytes]) -> None:
         """Tell the writers their messages were applied (the listener, after a batch)."""
 
@@ -397,44 +354,6 @@ class CacheState:
 
 #: sets of tables whose lookups are measured, at most (then they start over)
 MAX_LOOKUPS = 5000
-#: generation keys (tables, tags) kept in a process's local map, at most
-MAX_LOCAL_GENS = 10_000
-
-
-def frame(items: Sequence[str]) -> bytes:
-    """``<length>:<item>`` for each item (lengths in bytes of its UTF-8 form)."""
-    out = []
-    for item in items:
-        data = item.encode()
-        out.append(b"%d:%s" % (len(data), data))
-    return b"".join(out)
-
-
-def unframe(payload: bytes) -> list[bytes]:
-    """The items of ``frame``; raises ``ValueError`` on a malformed payload."""
-    items, pos, end = [], 0, len(payload)
-    while pos < end:
-        colon = payload.index(b":", pos)
-        size = int(payload[pos:colon])
-        start = colon + 1
-        if size < 0 or start + size > end:
-            raise ValueError("truncated invalidation message")
-        items.append(payload[start : start + size])
-        pos = start + size
-    return items
-
-
-def _codec(options: TwoTierOptions) -> ValueCodec:
-    keys: list[bytes] = []
-    if options.serializer == "signed":
-        if options.signing_key is not None:
-            keys = [derive_key(options.signing_key)]
-        else:
-            secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-            keys = [derive_key(s) for s in secrets]
-    return ValueCodec(
-        options.codec, options.compress_min_bytes, max_bytes=options.max_value_bytes, keys=keys
-    )
 
 
 #: acknowledgement lists expire on their own (a writer waits far less than this)
