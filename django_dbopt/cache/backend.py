@@ -12,7 +12,7 @@ each call fast; no Redis exception reaches the caller.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from functools import cached_property
 from typing import Any
 
@@ -20,10 +20,10 @@ import redis
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 
 from django_dbopt.cache import leases
+from django_dbopt.cache.announce import announced
 from django_dbopt.cache.codec import CodecError
 from django_dbopt.cache.l2 import Client, L2Down
 from django_dbopt.cache.options import TwoTierOptions
-from django_dbopt.cache.scripts import SCRIPTS
 from django_dbopt.cache.state import CacheState, Config, state_for
 
 
@@ -63,38 +63,6 @@ class TwoTierCache(BaseCache):
             self.state.stats.add("l2.refused")
             return False, default
 
-    def _announced(
-        self, kind: str, keys: Sequence[str], build: Callable[[Any], object]
-    ) -> list[Any]:
-        """Run the commands ``build`` adds to a pipeline and publish the invalidation of
-        ``keys`` in the same round trip; with
-        ``ACK_INVALIDATIONS``, return once every other L1 lease holder has applied it.
-        Returns the replies of ``build``'s commands. Raises ``L2Down``."""
-        st = self.state
-        ack = st.new_ack()
-        message = st.message(kind, keys, ack)
-
-        def run(c: Client) -> list[Any]:
-            pipe = c.pipeline(transaction=False)
-            pipe.eval(  # EVAL, not EVALSHA: a pipeline cannot fall back after NOSCRIPT
-                SCRIPTS["announce"][1],
-                2,
-                st.leases_key,
-                st.up_key,
-                st.channel,
-                message,
-                ack,
-                st.quarantine_ms,
-                st.lease_ms,
-            )
-            build(pipe)
-            return pipe.execute()
-
-        (flat, now_ms, young_wait_ms), *replies = st.tier.run(run)
-        st.invalidated()  # a concurrent read of the old value must not fill L1
-        leases.await_acks(st, ack, flat, now_ms, young_wait_ms)
-        return replies
-
     # -- the Django cache API ----------------------------------------------------------
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
         key = self.make_and_validate_key(key, version=version)
@@ -124,7 +92,7 @@ class TwoTierCache(BaseCache):
             self._remember(key, blob, pttl, seq)
         return value
 
-    def _write(self, key: str, value: Any, ttl: float | None, nx: bool = False) -> bool:
+    def _write(self, key: str, value: Any, ttl: float | None, *, nx: bool = False) -> bool:
         st = self.state
         blob = st.codec.dumps(value)
         if st.local:
@@ -132,8 +100,11 @@ class TwoTierCache(BaseCache):
         st.l1.delete(key)
         try:
             stored = bool(
-                self._announced(
-                    "K", [key], lambda pipe: pipe.set(key, blob, px=self._px(ttl), nx=nx)
+                announced(
+                    self.state,
+                    "K",
+                    [key],
+                    lambda pipe: pipe.set(key, blob, px=self._px(ttl), nx=nx),
                 )[0]
             )
         except L2Down:
@@ -186,7 +157,7 @@ class TwoTierCache(BaseCache):
             return self._local_touch(key, ttl)
         st.l1.delete(key)
         try:
-            result = self._announced("K", [key], touch)
+            result = announced(self.state, "K", [key], touch)
         except L2Down:
             return False
         return bool(result[1] if ttl is None else result[0])
@@ -208,7 +179,7 @@ class TwoTierCache(BaseCache):
             return sum(st.l1.delete(k) for k in keys)
         st.l1.delete_many(keys)
         try:
-            deleted = int(self._announced("K", keys, lambda pipe: pipe.delete(*keys))[0])
+            deleted = int(announced(self.state, "K", keys, lambda pipe: pipe.delete(*keys))[0])
         except L2Down:
             return 0
         st.l1.delete_many(keys)
@@ -302,7 +273,7 @@ class TwoTierCache(BaseCache):
                 pipe.set(key, blob, px=self._px(ttl))
 
         try:
-            self._announced("K", list(made), write)
+            announced(self.state, "K", list(made), write)
         except L2Down:
             return list(data)
         st.stats.add("l2.sets", len(blobs))

@@ -134,7 +134,7 @@ def get(original: Get, qs: QuerySet[Any], args: tuple[Any, ...], kwargs: dict[st
         st,
         plan,
         f"{st.ns}pkrow:{ident}:",
-        compute=_computer(st, original, qs, kwargs),
+        compute=_computer(st, original, qs, kwargs, alias),
         decode=_decoder(st, model, alias),
         strict=resolved.strict,
         fills=resolved.cluster(alias) == alias,  # replicas never fill (see orm.py)
@@ -142,9 +142,9 @@ def get(original: Get, qs: QuerySet[Any], args: tuple[Any, ...], kwargs: dict[st
 
 
 def _computer(
-    st: CacheState, original: Get, qs: QuerySet[Any], kwargs: dict[str, Any]
+    st: CacheState, original: Get, qs: QuerySet[Any], kwargs: dict[str, Any], alias: str
 ) -> Callable[[], tuple[Any, bytes | None]]:
-    model, alias = qs.model, qs.db
+    model = qs.model
 
     def compute() -> tuple[Any, bytes | None]:
         try:

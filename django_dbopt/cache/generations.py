@@ -106,7 +106,12 @@ def remember(st: CacheState, keys: Sequence[str], gens: str, seq: int) -> None:
 
 
 def fetch(
-    st: CacheState, keys: Sequence[str], prefix: str = "", guess: str = "", have: bool = False
+    st: CacheState,
+    keys: Sequence[str],
+    prefix: str = "",
+    guess: str = "",
+    *,
+    have: bool = False,
 ) -> tuple[str, bytes | None]:
     """Current generations (seeding missing counters) and, if ``prefix`` is given, the
     value stored at ``prefix + generations``, in one round trip. With ``have``, the value
@@ -136,7 +141,7 @@ def current(st: CacheState, keys: Sequence[str]) -> str:
 
 
 def bump(
-    st: CacheState, keys: Iterable[str], force: bool = False, wait: bool | None = None
+    st: CacheState, keys: Iterable[str], *, force: bool = False, wait: bool | None = None
 ) -> bool:
     """Invalidate: ``INCR`` each counter and tell other processes; with ``wait`` (default:
     the cache's ``ACK_INVALIDATIONS``), return only once every other L1 lease holder has
@@ -148,7 +153,7 @@ def bump(
     if not wanted:
         return True
     ordered = sorted(wanted)
-    ack = st.new_ack(wait)
+    ack = st.new_ack(wait=wait)
     try:
         values, flat, now_ms, young_wait_ms = st.tier.script(
             "bump",

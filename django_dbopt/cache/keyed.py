@@ -18,7 +18,7 @@ from typing import Any
 from django_dbopt.cache import generations
 from django_dbopt.cache.codec import CodecError
 from django_dbopt.cache.l2 import L2Down
-from django_dbopt.cache.lookups import LOOK, PROBE
+from django_dbopt.cache.lookups import LOOK, PROBE, Lookups
 from django_dbopt.cache.plans import CachePlan
 from django_dbopt.cache.state import CacheState
 from django_dbopt.conf import get_config
@@ -51,10 +51,29 @@ def through_cache(
             if value is not _REFUSED:
                 return value
         return _leased_miss(st, plan, prefix + guess, compute=compute, decode=decode, fills=fills)
+    return _checked(
+        st, plan, prefix, guess, held, compute=compute, decode=decode, fills=fills, l1_on=l1_on
+    )
+
+
+def _checked(
+    st: CacheState,
+    plan: CachePlan,
+    prefix: str,
+    guess: str | None,
+    held: bytes | None,
+    *,
+    compute: Compute,
+    decode: Callable[[bytes], Any],
+    fills: bool,
+    l1_on: bool,
+) -> Any:
+    """Without a usable lease: the generations from Redis with the L2 value, in one round
+    trip; the L1 entry ``held`` under ``guess`` is used only if the generations match."""
     seq = st.seq
     fetched: tuple[str, bytes | None] | None
     try:
-        fetched = generations.fetch(st, plan.keys, prefix, guess or "", held is not None)
+        fetched = generations.fetch(st, plan.keys, prefix, guess or "", have=held is not None)
     except L2Down:  # outage or restart quarantine: compute, keep nothing
         fetched = None
     if fetched is None:
@@ -65,19 +84,35 @@ def through_cache(
         if value is not _REFUSED:
             return value
     elif blob is not None:
-        st.stats.add("l2.bytes_read", len(blob))
-        if l1_on:
-            st.stats.add("l1.misses")
-        value = _served(st, plan, "l2.hits", blob, decode)
+        value = _l2_hit(st, plan, prefix + gens, blob, decode, seq=seq, l1_on=l1_on)
         if value is not _REFUSED:
-            if st.seq == seq and l1_on:
-                st.l1.set(prefix + gens, blob)
             return value
     st.stats.add_many([*(["l1.misses"] if l1_on else []), "l2.misses", *plan.miss_stats])
     result, blob = compute()
     if blob is not None and fills:  # not from a replica (see orm.py)
         _store(st, prefix + gens, blob, seq, l1_on=l1_on)
     return _result(result)
+
+
+def _l2_hit(
+    st: CacheState,
+    plan: CachePlan,
+    key: str,
+    blob: bytes,
+    decode: Callable[[bytes], Any],
+    *,
+    seq: int,
+    l1_on: bool,
+) -> Any:
+    """The value found in L2 (kept in L1 unless an invalidation overtook the read), or
+    ``_REFUSED``."""
+    st.stats.add("l2.bytes_read", len(blob))
+    if l1_on:
+        st.stats.add("l1.misses")
+    value = _served(st, plan, "l2.hits", blob, decode)
+    if value is not _REFUSED and st.seq == seq and l1_on:
+        st.l1.set(key, blob)
+    return value
 
 
 def _leased_miss(
@@ -106,7 +141,7 @@ def _leased_miss(
             blob = get_l2(st, key)
         except L2Down:  # L1 was dropped with the lease: compute, keep nothing
             return _result(compute()[0])
-        lookups.looked(blob is not None, time.perf_counter() - start)
+        lookups.looked(hit=blob is not None, seconds=time.perf_counter() - start)
         if blob is not None:
             st.stats.add("l1.misses")
             value = _served(st, plan, "l2.hits", blob, decode)
@@ -117,19 +152,34 @@ def _leased_miss(
         st.stats.add_many(["l1.misses", "l2.misses", *plan.miss_stats])
     else:
         st.stats.add_many(["l1.misses", "l2.skipped", *plan.miss_stats])
-    probe = st.tier.send([("GET", key)]) if decision == PROBE else None
+    return _computed(st, key, lookups, compute, probe=decision == PROBE, fills=fills, seq=seq)
+
+
+def _computed(
+    st: CacheState,
+    key: str,
+    lookups: Lookups,
+    compute: Compute,
+    *,
+    probe: bool,
+    fills: bool,
+    seq: int,
+) -> Any:
+    """Compute (the database) and store the result; with ``probe``, an L2 lookup rides
+    alongside to measure whether looking would have paid (``lookups.py``)."""
+    pending = st.tier.send([("GET", key)]) if probe else None
     start = time.perf_counter()
     try:
         result, blob = compute()
     except BaseException:
-        if probe is not None:
-            probe.abandon()
+        if pending is not None:
+            pending.abandon()
         raise
     lookups.computed(time.perf_counter() - start)
-    if probe is not None:
-        replies = probe.replies()
+    if pending is not None:
+        replies = pending.replies()
         if replies is not None:
-            lookups.looked(replies[0] is not None)
+            lookups.looked(hit=replies[0] is not None)
     if blob is not None and fills:
         _store(st, key, blob, seq, l1_on=True)
     return _result(result)

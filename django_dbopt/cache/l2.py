@@ -95,7 +95,7 @@ class RedisTier:
     def available(self) -> bool:
         return self.breaker.state == "closed"
 
-    def run(self, fn: Callable[[Client], T], force: bool = False) -> T:
+    def run(self, fn: Callable[[Client], T], *, force: bool = False) -> T:
         """``fn(client)`` guarded by the breaker (``force``: try even if it is open);
         raises ``L2Down`` instead of Redis errors."""
         if not force and not self.breaker.allow():
@@ -149,7 +149,7 @@ class RedisTier:
         return Pending(self, conn, len(commands))
 
     def script(
-        self, name: str, keys: Sequence[str], args: Sequence[Any], force: bool = False
+        self, name: str, keys: Sequence[str], args: Sequence[Any], *, force: bool = False
     ) -> Any:
         """Run one of the Lua scripts by its SHA (loading it with ``EVAL`` when Redis does
         not know it, e.g. after a restart). Called directly rather than through redis-py's
@@ -162,7 +162,7 @@ class RedisTier:
             except NoScriptError:
                 return client.eval(text, len(keys), *keys, *args)  # type: ignore[no-untyped-call]
 
-        return self.run(call, force)
+        return self.run(call, force=force)
 
 
 class LocalTier:
@@ -182,14 +182,14 @@ class LocalTier:
     def after_fork(self) -> None:
         pass
 
-    def run(self, fn: Callable[[Client], T], force: bool = False) -> T:
+    def run(self, fn: Callable[[Client], T], *, force: bool = False) -> T:
         raise L2Down("this TwoTierCache has no L2 (L1-only mode)")
 
     def send(self, commands: Sequence[tuple[Any, ...]]) -> Pending | None:
         return None
 
     def script(
-        self, name: str, keys: Sequence[str], args: Sequence[Any], force: bool = False
+        self, name: str, keys: Sequence[str], args: Sequence[Any], *, force: bool = False
     ) -> Any:
         raise L2Down("this TwoTierCache has no L2 (L1-only mode)")
 

@@ -31,6 +31,7 @@ import decimal
 import hashlib
 import pickle
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.db import connections
@@ -51,6 +52,7 @@ from django.db.models.sql.where import WhereNode
 from django_dbopt.cache import generations
 from django_dbopt.cache.keyed import row_of, through_cache
 from django_dbopt.cache.plans import bypass, resolve
+from django_dbopt.cache.state import CacheState
 from django_dbopt.cache.tables import configured_tables
 from django_dbopt.cache.writes import session_changed, uncacheable_now
 
@@ -221,10 +223,19 @@ def _evaluate(qs: Any) -> list[Any] | None:
     if " at 0x" in raw:
         return None
     digest = hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
-    plan = resolved.table_plan(tables)
+    result: list[Any] = through_cache(
+        st,
+        resolved.table_plan(tables),
+        f"{st.ns}lsrow:{digest}:",
+        compute=_computer(st, qs, alias),
+        decode=_decoder(st, qs.model, alias),
+        strict=resolved.strict,
+        fills=resolved.cluster(alias) == alias,  # replicas never fill (see orm.py)
+    )
+    return result
 
-    model = qs.model
 
+def _computer(st: CacheState, qs: Any, alias: str) -> Callable[[], tuple[Any, bytes | None]]:
     def compute() -> tuple[Any, bytes | None]:
         token = bypass.set(True)
         try:
@@ -239,20 +250,15 @@ def _evaluate(qs: Any) -> list[Any] | None:
         except (pickle.PicklingError, TypeError, AttributeError):
             return instances, None
 
+    return compute
+
+
+def _decoder(st: CacheState, model: Any, alias: str) -> Callable[[bytes], Any]:
     def decode(blob: bytes) -> Any:
         # what ModelIterable does with each row of a simple queryset
         return [model.from_db(alias, None, row) for row in st.codec.loads(blob)]
 
-    result: list[Any] = through_cache(
-        st,
-        plan,
-        f"{st.ns}lsrow:{digest}:",
-        compute=compute,
-        decode=decode,
-        strict=resolved.strict,
-        fills=resolved.cluster(alias) == alias,  # replicas never fill (see orm.py)
-    )
-    return result
+    return decode
 
 
 def fill_result_cache(queryset: QuerySet[Any]) -> None:

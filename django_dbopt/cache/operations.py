@@ -40,6 +40,7 @@ def invalidate(
     alias: str | None,
     tables: Iterable[str] = (),
     tags: Iterable[str] = (),
+    *,
     dry_run: bool = False,
 ) -> dict[str, Any]:
     """Bump the generations of ``tables`` and ``tags``. Tables must be tracked."""
@@ -57,7 +58,7 @@ def invalidate(
     return {"tables": table_list, "tags": tag_list, "written": done, "dry_run": dry_run}
 
 
-def clear(alias: str | None, dry_run: bool = False) -> dict[str, Any]:
+def clear(alias: str | None, *, dry_run: bool = False) -> dict[str, Any]:
     """Empty the cache ``alias``. ``l2``: True (Redis emptied, every process told),
     False (Redis unreachable: only this process's L1 was cleared), None (L1-only mode).
     The caller decides what an unreachable Redis means (the command fails)."""

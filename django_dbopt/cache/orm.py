@@ -65,7 +65,9 @@ class _PinnedRead:
         sql, params = self.sql, self.params
         query.as_sql = lambda *a, **k: (sql, params)  # type: ignore[method-assign]
         try:
-            return self.original(query, self.result_type, False, self.chunk_size)
+            return self.original(
+                query, self.result_type, chunked_fetch=False, chunk_size=self.chunk_size
+            )
         finally:
             del query.as_sql
 

@@ -323,7 +323,7 @@ class CacheState(LocalGenerations):
     def message(self, kind: str, items: Sequence[str] = (), ack: str = "-") -> bytes:
         return self.node + f" {kind} {ack} ".encode() + frame(items)
 
-    def new_ack(self, wait: bool | None = None) -> str:
+    def new_ack(self, *, wait: bool | None = None) -> str:
         """A fresh key for the acknowledgements of one invalidation, or ``NO_ACK`` when
         nobody is to be waited for (``wait`` defaults to ``ACK_INVALIDATIONS``)."""
         if wait is None:

@@ -173,7 +173,7 @@ def uncacheable_now(connection: BaseDatabaseWrapper) -> bool:
     return session_changed(connection)
 
 
-def invalidate_tables(tables: Iterable[str], wait: bool | None = None) -> bool:
+def invalidate_tables(tables: Iterable[str], *, wait: bool | None = None) -> bool:
     """Bump the generations of ``tables`` in the ORM cache (True if written to Redis);
     ``wait``: for every L1 lease holder to apply it (default: the cache's
     ``ACK_INVALIDATIONS``)."""
@@ -213,7 +213,11 @@ def execute_wrapper(
     connection: BaseDatabaseWrapper,
 ) -> Callable[[Callable[..., Any], str, Any, bool, dict[str, Any]], Any]:
     def wrapper(
-        execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]
+        execute: Callable[..., Any],
+        sql: str,
+        params: Any,
+        many: bool,  # noqa: FBT001, RUF100  (Django's execute_wrapper protocol)
+        context: dict[str, Any],
     ) -> Any:
         if sql.__class__ is not str or changes_session(sql):
             mark_session_changed(connection)  # before: it may fail after changing state
