@@ -24,7 +24,8 @@ from django_dbopt.cache.announce import announced
 from django_dbopt.cache.codec import CodecError
 from django_dbopt.cache.l2 import Client, L2Down
 from django_dbopt.cache.options import TwoTierOptions
-from django_dbopt.cache.state import CacheState, Config, state_for
+from django_dbopt.cache.shared import state_for
+from django_dbopt.cache.state import CacheState, Config
 
 
 class TwoTierCache(BaseCache):

@@ -1,10 +1,9 @@
 """What one ``TwoTierCache`` configuration shares across the threads of a process.
 
 Django makes one cache *instance* per thread; L1, the breaker, the listener, the local
-generation map and the stats must be per *process*, so instances look their state up in
-``_states`` by configuration (as Django's ``LocMemCache`` does with its ``_caches``). After
-``fork()`` the child resets its states in place (``reset_after_fork``, registered by
-``cache.wiring``).
+generation map and the stats must be per *process*, so instances look their state up by
+configuration (``shared.state_for``). After ``fork()`` the child resets its states in
+place (``after_fork``).
 
 The format of invalidation messages is in ``messages.py``. A process ignores its own
 messages (it updated its L1 already). When a message carries an ack key, the listener
@@ -176,7 +175,7 @@ class CacheState(LocalGenerations):
                 send_acks=self.send_acks,
             )
             self._listener.start()
-            _exiting.add(self)
+            LISTENING.add(self)
 
     def wait_l1(self, timeout: float = 5.0) -> bool:
         """Start the listener if needed and wait until L1 may be used: subscribed and
@@ -359,33 +358,5 @@ MAX_LOOKUPS = 5000
 #: acknowledgement lists expire on their own (a writer waits far less than this)
 ACK_KEY_TTL_MS = 10_000
 
-_states: dict[Config, CacheState] = {}
-_states_lock = threading.Lock()
-#: states whose leases to release when the interpreter exits
-_exiting: set[CacheState] = set()
-
-
-def release_at_exit() -> None:
-    """At interpreter exit (``cache.wiring``): tell writers not to wait for our leases."""
-    for state in list(_exiting):
-        state.release_lease()
-
-
-def state_for(config: Config) -> CacheState:
-    state = _states.get(config)
-    if state is None:
-        with _states_lock:
-            state = _states.get(config)
-            if state is None:
-                state = _states[config] = CacheState(config)
-    return state
-
-
-def all_states() -> list[CacheState]:
-    return list(_states.values())
-
-
-def reset_after_fork() -> None:
-    """In a forked child (``cache.wiring``): every state starts over in place."""
-    for state in _states.values():
-        state.after_fork()
+#: states that started a listener: their leases are released when the interpreter exits
+LISTENING: set[CacheState] = set()

@@ -10,7 +10,7 @@ from django.apps import apps
 from django.core.signals import setting_changed
 from django.db.backends.signals import connection_created
 
-from django_dbopt.cache import generations, patches, plans, state, writes
+from django_dbopt.cache import generations, patches, plans, shared, writes
 from django_dbopt.cache.operations import preload_on_login
 
 _process_hooked = False
@@ -18,7 +18,7 @@ _process_hooked = False
 
 def _after_fork_in_child() -> None:
     generations.new_lock_after_fork()
-    state.reset_after_fork()
+    shared.reset_after_fork()
 
 
 def connect() -> None:
@@ -28,7 +28,7 @@ def connect() -> None:
     if not _process_hooked:  # process hooks cannot be unregistered: register them once
         _process_hooked = True
         os.register_at_fork(after_in_child=_after_fork_in_child)
-        atexit.register(state.release_at_exit)
+        atexit.register(shared.release_at_exit)
     patches.sync_install()
     setting_changed.connect(plans.forget, dispatch_uid="django_dbopt.cache.plans")
     setting_changed.connect(patches.resync, dispatch_uid="django_dbopt.cache.patches")
