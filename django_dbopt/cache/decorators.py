@@ -35,6 +35,7 @@ from django.db.models import QuerySet
 from django_dbopt.cache import generations
 from django_dbopt.cache.arg_keys import args_digest, digest
 from django_dbopt.cache.arg_keys import identity as identity  # public: how arguments are keyed
+from django_dbopt.cache.backend import TwoTierCache
 from django_dbopt.cache.codec import CodecError
 from django_dbopt.cache.l2 import L2Down
 from django_dbopt.cache.state import CacheState
@@ -49,8 +50,6 @@ POLL_S = 0.01
 
 
 def _state(alias: str | None) -> tuple[Any, CacheState]:
-    from django_dbopt.cache.backend import TwoTierCache
-
     name = alias or get_config().cache.cache
     backend = caches[name]
     if not isinstance(backend, TwoTierCache):

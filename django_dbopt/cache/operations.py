@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
+from django.core.cache import caches
 from django.db import DatabaseError
 from django.utils.module_loading import import_string
 
 from django_dbopt.cache import generations
+from django_dbopt.cache.backend import TwoTierCache
 from django_dbopt.cache.report import state_of
 from django_dbopt.cache.tables import tracked_tables
 from django_dbopt.conf import get_config
@@ -62,10 +64,6 @@ def clear(alias: str | None, *, dry_run: bool = False) -> dict[str, Any]:
     """Empty the cache ``alias``. ``l2``: True (Redis emptied, every process told),
     False (Redis unreachable: only this process's L1 was cleared), None (L1-only mode).
     The caller decides what an unreachable Redis means (the command fails)."""
-    from django.core.cache import caches
-
-    from django_dbopt.cache.backend import TwoTierCache
-
     name = alias or get_config().cache.cache
     st = state_of(name)  # refuses aliases that are not TwoTierCache
     backend = caches[name]
