@@ -7,7 +7,7 @@ unless ``databases`` is passed, as Django's own database checks do.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
@@ -74,6 +74,15 @@ def check_routing(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
                     id="django_dbopt.E020",
                 )
             )
+    members = {
+        alias
+        for group in replicas.values()
+        if isinstance(group, dict)
+        for alias in group
+        if str(settings.DATABASES.get(alias, {}).get("ENGINE", "")).endswith("postgresql")
+    }
+    for alias in sorted(members):
+        messages.extend(_connect_timeout_warning(alias))
     middleware = list(settings.MIDDLEWARE)
     session = "django.contrib.sessions.middleware.SessionMiddleware"
     if (
@@ -101,6 +110,32 @@ def check_routing(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+#: a replica's connect_timeout above this many seconds (or none) is warned about
+MAX_REPLICA_CONNECT_TIMEOUT_S = 10
+
+
+def _connect_timeout_warning(alias: str) -> list[CheckMessage]:
+    options = cast("dict[str, Any]", settings.DATABASES[alias].get("OPTIONS") or {})
+    value = options.get("connect_timeout")
+    try:
+        seconds = float(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        seconds = None
+    if seconds is not None and 0 < seconds <= MAX_REPLICA_CONNECT_TIMEOUT_S:
+        return []
+    found = "has no connect_timeout" if value in (None, "") else f"has connect_timeout={value!r}"
+    return [
+        Warning(
+            f"Replica alias {alias!r} {found}: a read routed to a replica that stopped answering "
+            "waits for the operating system's TCP timeout (minutes) to open a connection, and "
+            "the read watchdog (ROUTING.READ_TIMEOUT_S) does not cover connecting.",
+            hint=f"Set DATABASES[{alias!r}]['OPTIONS']['connect_timeout'] to a few seconds "
+            f"(1-{MAX_REPLICA_CONNECT_TIMEOUT_S}), e.g. 2.",
+            id="django_dbopt.W022",
+        )
+    ]
 
 
 # --- query monitor (E010-E019 / W010-W019) ---------------------------------------------

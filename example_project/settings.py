@@ -90,6 +90,8 @@ DATABASES: dict[str, dict[str, Any]] = {
 # Each replica URL becomes an alias: replica1, replica2, ... (PostgreSQL only).
 for _number, _url in enumerate(env.list("REPLICA_URLS", default=[]), start=1):
     DATABASES[f"replica{_number}"] = environ.Env.db_url_config(_url)
+    # a replica that stops answering must not hold a read for the TCP timeout (W022)
+    DATABASES[f"replica{_number}"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
 
 # On PostgreSQL, connections come from Django's psycopg pool, managed by django_dbopt
 # (fork-safe, session reset, leak reports, fail-fast breaker: docs/pool.md).

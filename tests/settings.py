@@ -23,7 +23,13 @@ DATABASES = {
     # flush a database on it (it is read-only), so it is flagged as a mirror for the
     # runner's bookkeeping; conftest.py then points it back at the standby itself, where
     # it reads the primary's test database through real replication.
-    "replica": {**_PG, "NAME": "test_dbopt", "TEST": {"MIRROR": "default"}},
+    # A short connect_timeout, as docs/routing.md asks of every replica (check W022).
+    "replica": {
+        **_PG,
+        "NAME": "test_dbopt",
+        "TEST": {"MIRROR": "default"},
+        "OPTIONS": {"connect_timeout": 2},
+    },
 }
 
 CACHES = {

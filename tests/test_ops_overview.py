@@ -108,3 +108,42 @@ def test_load_script_drives_the_demo_over_http(live_server: Any) -> None:
     assert result.requests > 0
     assert dict(result.statuses) == {"200": result.requests}
     assert result.percentile(0.5) is not None
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_backup_and_benchmark_tiles_show_stored_state(
+    client: Client, tmp_path: Any, settings: Any
+) -> None:
+    from django_dbopt.backup import freshness, jobs
+    from django_dbopt.benchmark.models import BenchmarkRun
+    from tests.backup_fixtures import backup_settings
+
+    freshness.clear()
+    assert "unavailable" in overview.benchmark_tile()
+    settings.DBOPT = backup_settings(tmp_path / "backups", MAX_VERIFIED_AGE_H=1)
+    try:
+        tile = overview.backups_tile()
+        (row,) = [d for d in tile["databases"] if d["database"] == "default"]
+        assert row["stale"]
+        assert row["backup_age_h"] is None
+        jobs.backup("default")
+        freshness.clear()
+        tile = overview.backups_tile()
+        (row,) = [d for d in tile["databases"] if d["database"] == "default"]
+        assert not row["stale"]
+        assert row["verified_age_h"] is not None
+        assert row["verified_age_h"] < 1
+        run = BenchmarkRun.objects.create(
+            preset="quick", env_key="e", duration_s=1.0, grade="B", regressions=2
+        )
+        client.force_login(User.objects.create_superuser("tiles@example.com", "pw"))
+        page = client.get(reverse("admin:django_dbopt_overviewpage_changelist"))
+        assert page.status_code == 200
+        html = page.content.decode()
+        assert 'id="dbopt-tile-backups"' in html
+        assert "last verified 0.0 h ago" in html
+        assert reverse("admin:django_dbopt_backupspage_changelist") in html
+        assert reverse("admin:django_dbopt_benchmarkrun_change", args=[run.pk]) in html
+        assert "grade <strong>B</strong>, 2 regressions" in html
+    finally:
+        freshness.clear()

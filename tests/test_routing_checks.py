@@ -1,7 +1,9 @@
-"""System checks for the replica router (E020, W020)."""
+"""System checks for the replica router (E020, W020, W021, W022)."""
 
 from __future__ import annotations
 
+import pytest
+from django.conf import settings
 from django.test import override_settings
 
 from django_dbopt.checks import check_routing
@@ -60,3 +62,26 @@ def test_the_middleware_must_wrap_the_session_middleware() -> None:
     with override_settings(MIDDLEWARE=[*MIDDLEWARE, session]):
         assert "django_dbopt.W021" not in _ids()
         assert "django_dbopt.W020" not in _ids()
+
+
+@pytest.mark.parametrize("timeout", [None, "", 0, 30, "soon"])
+def test_a_replica_without_a_short_connect_timeout_warns(
+    timeout: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    replica = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "x",
+        "OPTIONS": {} if timeout is None else {"connect_timeout": timeout},
+    }
+    monkeypatch.setitem(settings.DATABASES, "slow_replica", replica)
+    with override_settings(
+        DBOPT={"ROUTING": {"REPLICAS": {"default": {"slow_replica": 1}}}},
+        DATABASE_ROUTERS=ROUTER,
+        MIDDLEWARE=MIDDLEWARE,
+    ):
+        found = [m for m in check_routing() if m.id == "django_dbopt.W022"]
+        assert len(found) == 1
+        assert "'slow_replica'" in found[0].msg
+        assert "connect_timeout" in (found[0].hint or "")
+        replica["OPTIONS"] = {"connect_timeout": 2}
+        assert "django_dbopt.W022" not in _ids()

@@ -7,7 +7,9 @@ page. Everything shown was measured: a part with nothing measured says "no data"
 - cache: hit ratio per tier (counters of the running processes: not stored over time);
 - replicas: lag and rotation per replica, read routing shares;
 - pools: connections in use of max, peak, waiting (this process);
-- alerts: firing now and recently resolved.
+- alerts: firing now and recently resolved;
+- backups: the newest backup and verification age per database against the limit;
+- benchmark: the latest stored runs with their grade and regressions.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError
 from django.utils import timezone
 
+from django_dbopt.conf import get_config
 from django_dbopt.monitor import listing, series
 from django_dbopt.monitor.flush import flush_now, store_errors
 from django_dbopt.monitor.report import fingerprint_rows
@@ -188,9 +191,65 @@ def alerts_tile() -> dict[str, Any]:
     return {"firing": firing, "resolved": resolved}
 
 
+def backups_tile() -> dict[str, Any]:
+    """Backup and verification age per database (the freshness report health uses)."""
+    try:
+        from django_dbopt.backup import freshness
+    except ImportError as e:  # the crypto / compression extras are not installed
+        return {"unavailable": f"backups need {e.name}, which is not installed"}
+    if not freshness.in_use():
+        return {"unavailable": "backups not configured (BACKUP.ENCRYPTION_KEYS)"}
+    found = freshness.report()
+    if found["error"]:
+        return {"error": found["error"]}
+    stale = {row["database"] for row in freshness.stale(found)}
+    limit_h = get_config().backup.max_verified_age_h
+    rows = [
+        {
+            **row,
+            "stale": row["database"] in stale,
+            "backup_age_h": _hours(row["last_backup_age_s"]),
+            "verified_age_h": _hours(row["last_verified_age_s"]),
+        }
+        for row in found["databases"]
+    ]
+    return {"databases": rows, "limit_h": limit_h, "stale": sorted(stale)}
+
+
+def _hours(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds / 3600
+
+
+def benchmark_tile() -> dict[str, Any]:
+    """The latest stored ``dbopt_benchmark`` runs: grade and regressions against the last."""
+    from django_dbopt.benchmark.models import BenchmarkRun
+
+    token = suppressed.set(True)
+    try:
+        runs = list(
+            BenchmarkRun.objects.only(
+                "created_at", "label", "preset", "grade", "regressions", "duration_s"
+            )[:5]
+        )
+    except DatabaseError as e:
+        return {"error": str(e)}
+    finally:
+        suppressed.reset(token)
+    if not runs:
+        return {"unavailable": "no benchmark run stored yet (manage.py dbopt_benchmark)"}
+    return {"runs": runs, "latest": runs[0]}
+
+
 def build(since: datetime.datetime) -> dict[str, Any]:
     tiles: dict[str, Any] = {"queries": queries_tile(since), "alerts": alerts_tile()}
-    for name, tile in (("cache", cache_tile), ("replicas", replicas_tile), ("pools", pools_tile)):
+    parts = (
+        ("cache", cache_tile),
+        ("replicas", replicas_tile),
+        ("pools", pools_tile),
+        ("backups", backups_tile),
+        ("benchmark", benchmark_tile),
+    )
+    for name, tile in parts:
         try:
             tiles[name] = tile()
         except (ImproperlyConfigured, DatabaseError, ImportError) as e:
