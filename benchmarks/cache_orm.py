@@ -280,7 +280,7 @@ def bench(services: Any) -> None:
     from django.db import connection
     from django.test.utils import override_settings
 
-    from django_dbopt.cache import cached, orm
+    from django_dbopt.cache import cached, patches
     from django_dbopt.cache.lookups import Lookups
     from example_project.demo.models import Project
 
@@ -296,14 +296,14 @@ def bench(services: Any) -> None:
 
     @contextlib.contextmanager
     def plain_django() -> Any:
-        orm.uninstall()
+        patches.uninstall()
         wrappers = list(connection.execute_wrappers)
         connection.execute_wrappers.clear()
         try:
             yield
         finally:
             connection.execute_wrappers.extend(wrappers)
-            orm.install()
+            patches.install()
 
     def dbopt(**cache_: Any) -> Callable[[], Any]:
         return lambda: override_settings(DBOPT={"CACHE": {**opted["CACHE"], **cache_}})

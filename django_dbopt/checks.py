@@ -6,6 +6,7 @@ unless ``databases`` is passed, as Django's own database checks do.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 from django.conf import settings
@@ -15,7 +16,6 @@ from django_dbopt.conf import SETTING_NAME
 from django_dbopt.validation import find_problems
 
 
-@register(Tags.compatibility)
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     user = getattr(settings, SETTING_NAME, {})
     problems = find_problems(
@@ -24,7 +24,6 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     return [Error(p.msg, hint=p.hint, id=p.id) for p in problems]
 
 
-@register(Tags.compatibility)
 def check_installed(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
     routers = [
@@ -46,22 +45,11 @@ def check_installed(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
     return messages
 
 
-# -- pool manager (django_dbopt.E040-E049 / W040-W049) ----------------------------------
-from django_dbopt.pool.checks import check_pool_settings, check_pools  # noqa: E402
-
-register(check_pools, Tags.compatibility)
-register(check_pool_settings, Tags.compatibility)
-from django_dbopt.pool.compat import check_pool_internals  # noqa: E402
-
-register(check_pool_internals, Tags.compatibility)
-
-
 # -- routing (django_dbopt.E020-E029 / W020-W029) ------------------------------------------
 _ROUTER = "django_dbopt.routing.ReplicaRouter"
 _RYW_MIDDLEWARE = "django_dbopt.routing.ReadYourWritesMiddleware"
 
 
-@register(Tags.compatibility)
 def check_routing(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     user = getattr(settings, SETTING_NAME, {})
     routing = user.get("ROUTING") if isinstance(user, dict) else None
@@ -154,7 +142,6 @@ def _connect_timeout_warning(alias: str) -> list[CheckMessage]:
 MONITOR_MIDDLEWARE = "django_dbopt.middleware.QueryMonitorMiddleware"
 
 
-@register(Tags.compatibility)
 def check_monitor(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     user = getattr(settings, SETTING_NAME, {})
     monitor = user.get("MONITOR", {}) if isinstance(user, dict) else {}
@@ -202,18 +189,34 @@ def check_monitor(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     return messages
 
 
-# Backup checks (E060-E069 / W060-W069) live next to the backups.
-from django_dbopt.backup import checks as _backup_checks  # noqa: E402, F401
+def register_all() -> None:
+    """Register every part's checks (from ``AppConfig.ready()``; registering twice is a
+    no-op). Each part keeps its checks in its own ``checks.py``, as plain functions."""
+    from django_dbopt.backup.checks import check_archive_command, check_backup_settings
+    from django_dbopt.benchmark.checks import check_benchmark
+    from django_dbopt.cache.checks import check_cache
+    from django_dbopt.migration_lint.checks import check_migration_ignores
+    from django_dbopt.ops.checks import check_alert_rules
+    from django_dbopt.pool.checks import check_pool_settings, check_pools
+    from django_dbopt.pool.compat import check_pool_internals
 
-# Two-tier cache checks (E030-E039, W030-W039) live next to the cache.
-# Benchmark checks (E070-E079) live next to the benchmark.
-from django_dbopt.benchmark import checks as _benchmark_checks  # noqa: E402, F401
-from django_dbopt.cache import checks as _cache_checks  # noqa: E402, F401
-
-# Migration linter checks (E050-E059) live next to the linter.
-from django_dbopt.migration_lint import checks as _migration_checks  # noqa: E402, F401
-
-# Alert rule checks (E080-E082) live next to the rules.
-from django_dbopt.ops.checks import check_alert_rules  # noqa: E402
-
-register(check_alert_rules, Tags.compatibility)
+    by_tag: dict[str, list[Callable[..., list[CheckMessage]]]] = {
+        Tags.compatibility: [
+            check_settings,
+            check_installed,
+            check_routing,  # E020-E029 / W020-W029
+            check_monitor,  # E010-E019 / W010-W019
+            check_pools,  # E040-E049 / W040-W049
+            check_pool_settings,
+            check_pool_internals,
+            check_migration_ignores,  # E050-E059
+            check_backup_settings,  # E060-E069 / W060-W069
+            check_benchmark,  # E070-E079
+            check_alert_rules,  # E080-E082
+        ],
+        Tags.caches: [check_cache],  # E030-E039 / W030-W039
+        Tags.database: [check_archive_command],
+    }
+    for tag, functions in by_tag.items():
+        for function in functions:
+            register(function, tag)

@@ -293,7 +293,7 @@ def get_config() -> DbOptSettings:
     return _build(user)
 
 
-@receiver(setting_changed)
+@receiver(setting_changed, dispatch_uid="django_dbopt.conf.reset")
 def _reset(*, setting: str, **kwargs: Any) -> None:
     if setting == SETTING_NAME:
         get_config.cache_clear()

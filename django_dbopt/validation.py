@@ -240,3 +240,47 @@ def _check_replica_map(replicas: Any, databases: list[str]) -> list[Problem]:
                     )
                 )
     return problems
+
+
+def find_option_problems(
+    options: dict[str, Any], schema: type[Any], *, where: str, problem_id: str, hint: str
+) -> list[Problem]:
+    """Every key of ``options`` that ``schema`` (a dataclass, one field per key, the key
+    being the field's name upper-cased, ``MIN`` in its metadata) does not know, or whose
+    value is not of the field's type or below its minimum. For option sets kept beside
+    ``DBOPT``, e.g. ``TwoTierCache``'s ``OPTIONS``; ``problem_id`` and ``hint`` are theirs."""
+    hints = typing.get_type_hints(schema)
+    fields = {f.name.upper(): f for f in dataclasses.fields(schema)}
+    problems: list[Problem] = []
+    for key, value in options.items():
+        if key not in fields:
+            problems.append(
+                Problem(
+                    problem_id,
+                    f"{where} has an unknown key {key!r}.",
+                    f"Known keys: {', '.join(fields)}.",
+                )
+            )
+            continue
+        kind = hints[fields[key].name]
+        if value is None and _matches(None, kind):
+            continue
+        minimum = fields[key].metadata.get(MIN)
+        if not _matches(value, kind) or (minimum is not None and value < minimum):
+            problems.append(
+                Problem(
+                    problem_id,
+                    f"{where}[{key!r}] is {value!r}; expected {_expected(kind, minimum)}.",
+                    hint,
+                )
+            )
+    return problems
+
+
+def _expected(kind: Any, minimum: float | None) -> str:
+    """``int (finite) >= 0``, ``str``: the type of a value that may not be None."""
+    base = next(a for a in (*typing.get_args(kind), kind) if a is not type(None))
+    low = f" >= {minimum}" if minimum is not None else ""
+    if base in (int, float):
+        low = f" (finite){low}"
+    return f"{base.__name__}{low}"

@@ -166,7 +166,7 @@ def test_holders_that_cannot_be_heard_are_waited_out_for_their_lease_only(
         st.tier.breaker.failure()  # every Redis call is refused from now on
     try:
         start = time.monotonic()
-        late = leases.await_acks(st, st.new_ack(True), flat, now_ms, 0)
+        late = leases.await_acks(st, st.new_ack(wait=True), flat, now_ms, 0)
         waited = time.monotonic() - start
     finally:
         st.tier.breaker.reset()

@@ -12,15 +12,21 @@ from django.db.models import QuerySet
 from django.db.models.sql import compiler
 from django.test import override_settings
 
-from django_dbopt.cache import fastpath, listpath, orm
+from django_dbopt.cache import patches
 from example_project.demo.models import User
+
+ORIGINALS = (
+    compiler.SQLCompiler.__dict__["execute_sql"],
+    QuerySet.__dict__["get"],
+    QuerySet.__dict__["_fetch_all"],
+)
 
 
 def hooked() -> tuple[bool, bool, bool]:
     return (
-        compiler.SQLCompiler.execute_sql is orm.execute_sql,
-        QuerySet.get is fastpath.get,
-        QuerySet._fetch_all is listpath._fetch_all,
+        patches.is_patched(compiler.SQLCompiler, "execute_sql"),
+        patches.is_patched(QuerySet, "get"),
+        patches.is_patched(QuerySet, "_fetch_all"),
     )
 
 
@@ -31,7 +37,30 @@ def test_not_installed_without_orm_models() -> None:
 def test_override_settings_installs_and_removes_them() -> None:
     with override_settings(DBOPT={"CACHE": {"ORM_MODELS": ["demo"]}}):
         assert hooked() == (True, True, True)
+        wrapped = (
+            compiler.SQLCompiler.execute_sql.__wrapped__,  # type: ignore[attr-defined]
+            QuerySet.get.__wrapped__,  # type: ignore[attr-defined]
+            QuerySet._fetch_all.__wrapped__,  # type: ignore[attr-defined]
+        )
+        assert wrapped == ORIGINALS
     assert hooked() == (False, False, False)
+    assert (
+        compiler.SQLCompiler.__dict__["execute_sql"],
+        QuerySet.__dict__["get"],
+        QuerySet.__dict__["_fetch_all"],
+    ) == ORIGINALS
+
+
+def test_install_and_uninstall_are_idempotent() -> None:
+    patches.install()
+    try:
+        first = compiler.SQLCompiler.__dict__["execute_sql"]
+        patches.install()
+        assert compiler.SQLCompiler.__dict__["execute_sql"] is first  # not wrapped twice
+    finally:
+        patches.uninstall()
+    patches.uninstall()
+    assert compiler.SQLCompiler.__dict__["execute_sql"] is ORIGINALS[0]
 
 
 def test_broken_settings_leave_the_orm_alone() -> None:

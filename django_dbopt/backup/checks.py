@@ -11,7 +11,7 @@ import shutil
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Warning
 
 from django_dbopt.conf import SETTING_NAME, get_config
 from django_dbopt.validation import find_problems
@@ -88,7 +88,6 @@ def _key_messages() -> list[CheckMessage]:
     return messages
 
 
-@register(Tags.compatibility)
 def check_backup_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     if not _configured():
         return []
@@ -126,7 +125,6 @@ def check_backup_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckM
     return messages
 
 
-@register(Tags.database)
 def check_archive_command(
     app_configs: Any = None, databases: Any = None, **kwargs: Any
 ) -> list[CheckMessage]:

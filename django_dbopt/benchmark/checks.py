@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Tags, register
+from django.core.checks import CheckMessage, Error
 
 from django_dbopt.conf import SETTING_NAME
 
@@ -16,7 +16,6 @@ def _section() -> dict[str, Any]:
     return section if isinstance(section, dict) else {}
 
 
-@register(Tags.compatibility)
 def check_benchmark(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     from django_dbopt.benchmark.grades import KEYS
     from django_dbopt.benchmark.user_workloads import KINDS

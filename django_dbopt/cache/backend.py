@@ -12,7 +12,7 @@ each call fast; no Redis exception reaches the caller.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from functools import cached_property
 from typing import Any
 
@@ -20,50 +20,19 @@ import redis
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 
 from django_dbopt.cache import leases
-from django_dbopt.cache.codec import DEFAULT_MAX_BYTES, CodecError
-from django_dbopt.cache.l2 import SCRIPTS, Client, L2Down
-from django_dbopt.cache.state import CacheState, Config, state_for
-
-#: OPTIONS keys and their defaults
-DEFAULT_OPTIONS: dict[str, Any] = {
-    "L2": "redis",
-    "L1_MAX_BYTES": 64 * 1024 * 1024,
-    "L1_TIMEOUT": 5.0,
-    "CODEC": "zstd",
-    "COMPRESS_MIN_BYTES": 1024,
-    "BREAKER_FAILURES": 3,
-    "BREAKER_RESET": 1.0,
-    "RESTART_QUARANTINE": 3.0,
-    "L1_LEASE": 1.0,
-    "ACK_INVALIDATIONS": True,
-    "SERIALIZER": "pickle",
-    "SIGNING_KEY": None,
-    "MAX_VALUE_BYTES": DEFAULT_MAX_BYTES,
-}
+from django_dbopt.cache.announce import announced
+from django_dbopt.cache.codec import CodecError
+from django_dbopt.cache.l2 import Client, L2Down
+from django_dbopt.cache.options import TwoTierOptions
+from django_dbopt.cache.shared import state_for
+from django_dbopt.cache.state import CacheState, Config
 
 
 class TwoTierCache(BaseCache):
     def __init__(self, location: str, params: dict[str, Any]) -> None:
         super().__init__(params)
-        options = {**DEFAULT_OPTIONS, **params.get("OPTIONS", {})}
-        l2 = options["L2"]
-        signing_key = options["SIGNING_KEY"]
-        self._config = Config(
-            l2_alias=None if l2 is None else str(l2),
-            namespace=location or "default",
-            l1_max_bytes=int(options["L1_MAX_BYTES"]),
-            l1_timeout_s=float(options["L1_TIMEOUT"]),
-            codec=str(options["CODEC"]),
-            compress_min_bytes=int(options["COMPRESS_MIN_BYTES"]),
-            breaker_failures=int(options["BREAKER_FAILURES"]),
-            breaker_reset_s=float(options["BREAKER_RESET"]),
-            restart_quarantine_s=float(options["RESTART_QUARANTINE"]),
-            lease_s=float(options["L1_LEASE"]),
-            acked=bool(options["ACK_INVALIDATIONS"]),
-            serializer=str(options["SERIALIZER"]),
-            signing_key=None if signing_key is None else str(signing_key),
-            max_value_bytes=int(options["MAX_VALUE_BYTES"]),
-        )
+        options = TwoTierOptions.from_options(params.get("OPTIONS", {}))
+        self._config = Config(namespace=location or "default", options=options)
 
     @cached_property
     def state(self) -> CacheState:
@@ -95,38 +64,6 @@ class TwoTierCache(BaseCache):
             self.state.stats.add("l2.refused")
             return False, default
 
-    def _announced(
-        self, kind: str, keys: Sequence[str], build: Callable[[Any], object]
-    ) -> list[Any]:
-        """Run the commands ``build`` adds to a pipeline and publish the invalidation of
-        ``keys`` in the same round trip; with
-        ``ACK_INVALIDATIONS``, return once every other L1 lease holder has applied it.
-        Returns the replies of ``build``'s commands. Raises ``L2Down``."""
-        st = self.state
-        ack = st.new_ack()
-        message = st.message(kind, keys, ack)
-
-        def run(c: Client) -> list[Any]:
-            pipe = c.pipeline(transaction=False)
-            pipe.eval(  # EVAL, not EVALSHA: a pipeline cannot fall back after NOSCRIPT
-                SCRIPTS["announce"][1],
-                2,
-                st.leases_key,
-                st.up_key,
-                st.channel,
-                message,
-                ack,
-                st.quarantine_ms,
-                st.lease_ms,
-            )
-            build(pipe)
-            return pipe.execute()
-
-        (flat, now_ms, young_wait_ms), *replies = st.tier.run(run)
-        st.invalidated()  # a concurrent read of the old value must not fill L1
-        leases.await_acks(st, ack, flat, now_ms, young_wait_ms)
-        return replies
-
     # -- the Django cache API ----------------------------------------------------------
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
         key = self.make_and_validate_key(key, version=version)
@@ -156,7 +93,7 @@ class TwoTierCache(BaseCache):
             self._remember(key, blob, pttl, seq)
         return value
 
-    def _write(self, key: str, value: Any, ttl: float | None, nx: bool = False) -> bool:
+    def _write(self, key: str, value: Any, ttl: float | None, *, nx: bool = False) -> bool:
         st = self.state
         blob = st.codec.dumps(value)
         if st.local:
@@ -164,8 +101,11 @@ class TwoTierCache(BaseCache):
         st.l1.delete(key)
         try:
             stored = bool(
-                self._announced(
-                    "K", [key], lambda pipe: pipe.set(key, blob, px=self._px(ttl), nx=nx)
+                announced(
+                    self.state,
+                    "K",
+                    [key],
+                    lambda pipe: pipe.set(key, blob, px=self._px(ttl), nx=nx),
                 )[0]
             )
         except L2Down:
@@ -218,7 +158,7 @@ class TwoTierCache(BaseCache):
             return self._local_touch(key, ttl)
         st.l1.delete(key)
         try:
-            result = self._announced("K", [key], touch)
+            result = announced(self.state, "K", [key], touch)
         except L2Down:
             return False
         return bool(result[1] if ttl is None else result[0])
@@ -240,7 +180,7 @@ class TwoTierCache(BaseCache):
             return sum(st.l1.delete(k) for k in keys)
         st.l1.delete_many(keys)
         try:
-            deleted = int(self._announced("K", keys, lambda pipe: pipe.delete(*keys))[0])
+            deleted = int(announced(self.state, "K", keys, lambda pipe: pipe.delete(*keys))[0])
         except L2Down:
             return 0
         st.l1.delete_many(keys)
@@ -334,7 +274,7 @@ class TwoTierCache(BaseCache):
                 pipe.set(key, blob, px=self._px(ttl))
 
         try:
-            self._announced("K", list(made), write)
+            announced(self.state, "K", list(made), write)
         except L2Down:
             return list(data)
         st.stats.add("l2.sets", len(blobs))

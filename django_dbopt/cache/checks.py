@@ -1,43 +1,32 @@
 """System checks of the two-tier cache's configuration (ids ``django_dbopt.E030``-``E039``,
-``W030``-``W039``; listed in docs/checks.md). No connection is opened here."""
+``W030``-``W039``; listed in docs/checks.md). No connection is opened here.
+
+``TwoTierCache``'s ``OPTIONS`` are checked against their one definition
+(``options.TwoTierOptions``) by ``validation.find_option_problems``; ``DBOPT['CACHE']``
+is read through ``conf.get_config()``.
+"""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Warning
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from django_dbopt.conf import SETTING_NAME
-from django_dbopt.validation import find_problems
+from django_dbopt.cache.codec import SERIALIZERS, available
+from django_dbopt.cache.options import CODECS, TwoTierOptions
+from django_dbopt.conf import SETTING_NAME, CacheSettings, get_config
+from django_dbopt.validation import find_option_problems
 
 BACKEND = "django_dbopt.cache.TwoTierCache"
 REDIS_BACKENDS = (
     "django_redis.cache.RedisCache",
     "django.core.cache.backends.redis.RedisCache",
 )
-#: OPTIONS key -> (type, smallest value) for TwoTierCache
-OPTION_TYPES: dict[str, tuple[type, float | None]] = {
-    "L2": (str, None),
-    "L1_MAX_BYTES": (int, 0),
-    "L1_TIMEOUT": (float, 0),
-    "CODEC": (str, None),
-    "COMPRESS_MIN_BYTES": (int, 0),
-    "BREAKER_FAILURES": (int, 1),
-    "BREAKER_RESET": (float, 0),
-    "RESTART_QUARANTINE": (float, 0),
-    "L1_LEASE": (float, 0.05),
-    "ACK_INVALIDATIONS": (bool, None),
-    "SERIALIZER": (str, None),
-    "SIGNING_KEY": (str, None),
-    "MAX_VALUE_BYTES": (int, 1024),
-}
-#: OPTIONS keys that may be None (L2: L1-only mode; SIGNING_KEY: from SECRET_KEY)
-NULLABLE = frozenset({"L2", "SIGNING_KEY"})
-CODECS = ("zstd", "zlib", "none")
+_DEFAULTS = TwoTierOptions()
 
 
 def _caches() -> dict[str, Any]:
@@ -50,76 +39,20 @@ def _two_tier_caches() -> dict[str, dict[str, Any]]:
 
 
 def _check_options(alias: str, config: dict[str, Any]) -> list[CheckMessage]:
-    messages: list[CheckMessage] = []
     options = config.get("OPTIONS", {})
     where = f"CACHES[{alias!r}]['OPTIONS']"
-    for key, value in options.items():
-        if key not in OPTION_TYPES:
-            messages.append(
-                Error(
-                    f"{where} has an unknown key {key!r}.",
-                    hint=f"Known keys: {', '.join(OPTION_TYPES)}.",
-                    id="django_dbopt.E034",
-                )
-            )
-            continue
-        kind, minimum = OPTION_TYPES[key]
-        if value is None and key in NULLABLE:
-            continue
-        if kind is bool:
-            ok = isinstance(value, bool)
-        else:
-            ok = isinstance(value, kind) or (kind is float and isinstance(value, int))
-            ok = ok and not isinstance(value, bool)
-            # NaN passes every comparison with the minimum; infinity is no bound
-            ok = ok and not (isinstance(value, float) and not math.isfinite(value))
-        if not ok or (minimum is not None and value < minimum):
-            low = f" >= {minimum}" if minimum is not None else ""
-            if kind in (int, float):
-                low = f" (finite){low}"
-            messages.append(
-                Error(
-                    f"{where}[{key!r}] is {value!r}; expected {kind.__name__}{low}.",
-                    hint="See the TwoTierCache options in docs/cache.md.",
-                    id="django_dbopt.E034",
-                )
-            )
-    quarantine, lease = options.get("RESTART_QUARANTINE", 3.0), options.get("L1_LEASE", 1.0)
-    numbers = (int, float)
-    if isinstance(quarantine, numbers) and isinstance(lease, numbers) and 0 < quarantine < lease:
-        messages.append(
-            Error(
-                f"{where}['RESTART_QUARANTINE'] ({quarantine}) is shorter than "
-                f"{where}['L1_LEASE'] ({lease}).",
-                hint="After a Redis restart, leases granted by the old Redis may run for "
-                "one L1_LEASE; the quarantine must cover it (or be 0: no restart "
-                "protection).",
-                id="django_dbopt.E036",
-            )
-        )
-    codec = options.get("CODEC", "zstd")
-    if isinstance(codec, str) and codec not in CODECS:
-        messages.append(
-            Error(
-                f"{where}['CODEC'] is {codec!r}.",
-                hint=f"Use one of: {', '.join(CODECS)}.",
-                id="django_dbopt.E034",
-            )
-        )
-    elif codec == "zstd":
-        from django_dbopt.cache.codec import available
-
-        if not available("zstd"):
-            messages.append(
-                Warning(
-                    f"{where}['CODEC'] is 'zstd' but zstandard is not installed; "
-                    "values are compressed with zlib instead.",
-                    hint="pip install 'django-dbopt[compression]', or set CODEC to 'zlib'.",
-                    id="django_dbopt.W030",
-                )
-            )
+    problems = find_option_problems(
+        options,
+        TwoTierOptions,
+        where=where,
+        problem_id="django_dbopt.E034",
+        hint="See the TwoTierCache options in docs/cache.md.",
+    )
+    messages: list[CheckMessage] = [Error(p.msg, hint=p.hint, id=p.id) for p in problems]
+    messages.extend(_check_quarantine(where, options))
+    messages.extend(_check_codec(where, options))
     messages.extend(_check_serializer(where, options))
-    l2 = options.get("L2", "redis")
+    l2 = options.get("L2", _DEFAULTS.l2)
     if l2 is None:
         messages.extend(_check_l1_only(where, options))
         return messages
@@ -136,10 +69,48 @@ def _check_options(alias: str, config: dict[str, Any]) -> list[CheckMessage]:
     return messages
 
 
-def _check_serializer(where: str, options: dict[str, Any]) -> list[CheckMessage]:
-    from django_dbopt.cache.codec import SERIALIZERS
+def _check_quarantine(where: str, options: dict[str, Any]) -> list[CheckMessage]:
+    quarantine = options.get("RESTART_QUARANTINE", _DEFAULTS.restart_quarantine)
+    lease = options.get("L1_LEASE", _DEFAULTS.l1_lease)
+    numbers = (int, float)
+    if isinstance(quarantine, numbers) and isinstance(lease, numbers) and 0 < quarantine < lease:
+        return [
+            Error(
+                f"{where}['RESTART_QUARANTINE'] ({quarantine}) is shorter than "
+                f"{where}['L1_LEASE'] ({lease}).",
+                hint="After a Redis restart, leases granted by the old Redis may run for "
+                "one L1_LEASE; the quarantine must cover it (or be 0: no restart "
+                "protection).",
+                id="django_dbopt.E036",
+            )
+        ]
+    return []
 
-    serializer = options.get("SERIALIZER", "pickle")
+
+def _check_codec(where: str, options: dict[str, Any]) -> list[CheckMessage]:
+    codec = options.get("CODEC", _DEFAULTS.codec)
+    if isinstance(codec, str) and codec not in CODECS:
+        return [
+            Error(
+                f"{where}['CODEC'] is {codec!r}.",
+                hint=f"Use one of: {', '.join(CODECS)}.",
+                id="django_dbopt.E034",
+            )
+        ]
+    if codec == "zstd" and not available("zstd"):
+        return [
+            Warning(
+                f"{where}['CODEC'] is 'zstd' but zstandard is not installed; "
+                "values are compressed with zlib instead.",
+                hint="pip install 'django-dbopt[compression]', or set CODEC to 'zlib'.",
+                id="django_dbopt.W030",
+            )
+        ]
+    return []
+
+
+def _check_serializer(where: str, options: dict[str, Any]) -> list[CheckMessage]:
+    serializer = options.get("SERIALIZER", _DEFAULTS.serializer)
     if isinstance(serializer, str) and serializer not in SERIALIZERS:
         return [
             Error(
@@ -162,7 +133,7 @@ def _check_serializer(where: str, options: dict[str, Any]) -> list[CheckMessage]
 
 
 def _check_l1_only(where: str, options: dict[str, Any]) -> list[CheckMessage]:
-    if options.get("L1_MAX_BYTES", 1) == 0:
+    if options.get("L1_MAX_BYTES", 1) == 0:  # unset: the default, far from 0
         return [
             Error(
                 f"{where}['L2'] is None (L1-only mode) and L1_MAX_BYTES is 0: "
@@ -174,24 +145,33 @@ def _check_l1_only(where: str, options: dict[str, Any]) -> list[CheckMessage]:
     return []
 
 
-def _user_cache_section() -> dict[str, Any]:
-    user = getattr(settings, SETTING_NAME, {})
-    if not isinstance(user, dict) or find_problems(user):
-        return {}  # reported by check_settings
-    section = user.get("CACHE", {})
-    return section if isinstance(section, dict) else {}
+def _cache_settings() -> CacheSettings | None:
+    try:
+        return get_config().cache
+    except ImproperlyConfigured:
+        return None  # reported by check_settings
 
 
-@register(Tags.caches)
 def check_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
     for alias, config in _two_tier_caches().items():
         messages.extend(_check_options(alias, config))
-    section = _user_cache_section()
-    uses = [
-        k for k in ("ORM_MODELS", "TRACK_MODELS", "WARM", "PRELOAD_ON_LOGIN") if section.get(k)
-    ]
-    alias = section.get("CACHE", "default")
+    section = _cache_settings()
+    if section is not None:
+        messages.extend(_check_cache_section(section))
+    return messages
+
+
+def _check_cache_section(section: CacheSettings) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    used = {
+        "ORM_MODELS": section.orm_models,
+        "TRACK_MODELS": section.track_models,
+        "WARM": section.warm,
+        "PRELOAD_ON_LOGIN": section.preload_on_login,
+    }
+    uses = [key for key, value in used.items() if value]
+    alias = section.cache
     if uses and _caches().get(alias, {}).get("BACKEND") != BACKEND:
         messages.append(
             Error(
@@ -203,22 +183,34 @@ def check_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             )
         )
     for key in ("ORM_MODELS", "TRACK_MODELS"):
-        for entry in section.get(key, []):
-            try:
-                if "." in entry:
-                    apps.get_model(entry)
-                else:
-                    apps.get_app_config(entry)
-            except (LookupError, ValueError):
-                messages.append(
-                    Error(
-                        f"{SETTING_NAME}['CACHE'][{key!r}] names {entry!r}, which is neither "
-                        "an installed app label nor an app_label.ModelName.",
-                        hint="Use an app label from INSTALLED_APPS or 'app_label.ModelName'.",
-                        id="django_dbopt.E033",
-                    )
+        messages.extend(_check_models(key, used[key]))
+    messages.extend(_check_callables([*section.warm, *section.preload_on_login]))
+    return messages
+
+
+def _check_models(key: str, entries: list[str]) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    for entry in entries:
+        try:
+            if "." in entry:
+                apps.get_model(entry)
+            else:
+                apps.get_app_config(entry)
+        except (LookupError, ValueError):
+            messages.append(
+                Error(
+                    f"{SETTING_NAME}['CACHE'][{key!r}] names {entry!r}, which is neither "
+                    "an installed app label nor an app_label.ModelName.",
+                    hint="Use an app label from INSTALLED_APPS or 'app_label.ModelName'.",
+                    id="django_dbopt.E033",
                 )
-    for path in [*section.get("WARM", []), *section.get("PRELOAD_ON_LOGIN", [])]:
+            )
+    return messages
+
+
+def _check_callables(paths: list[str]) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    for path in paths:
         try:
             func = import_string(path)
         except ImportError:

@@ -21,13 +21,8 @@ compute themselves. When Redis is down the function is simply called.
 
 from __future__ import annotations
 
-import datetime
-import decimal
-import enum
 import functools
-import hashlib
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, ParamSpec, TypeVar
 
@@ -35,10 +30,12 @@ from django.core.cache import caches
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
-from django.db.models import Model, QuerySet
-from django.db.models.manager import BaseManager
+from django.db.models import QuerySet
 
 from django_dbopt.cache import generations
+from django_dbopt.cache.arg_keys import args_digest, digest
+from django_dbopt.cache.arg_keys import identity as identity  # public: how arguments are keyed
+from django_dbopt.cache.backend import TwoTierCache
 from django_dbopt.cache.codec import CodecError
 from django_dbopt.cache.l2 import L2Down
 from django_dbopt.cache.state import CacheState
@@ -53,8 +50,6 @@ POLL_S = 0.01
 
 
 def _state(alias: str | None) -> tuple[Any, CacheState]:
-    from django_dbopt.cache.backend import TwoTierCache
-
     name = alias or get_config().cache.cache
     backend = caches[name]
     if not isinstance(backend, TwoTierCache):
@@ -68,73 +63,6 @@ def _state(alias: str | None) -> tuple[Any, CacheState]:
 def _ttl(backend: Any, timeout: Any) -> int | None:
     value = backend.default_timeout if timeout is DEFAULT_TIMEOUT else timeout
     return None if value is None else max(1, int(value))
-
-
-def _digest(*parts: Any) -> str:
-    return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
-
-
-#: argument types whose ``repr`` is their value
-_PLAIN = frozenset(
-    {
-        str, bytes, int, float, bool, type(None), decimal.Decimal, uuid.UUID,
-        datetime.date, datetime.datetime, datetime.time, datetime.timedelta,
-    }
-)  # fmt: skip
-
-
-def identity(value: Any) -> Any:
-    """What a ``@cached`` argument is keyed by: plain values as themselves, a model
-    instance by its model's label and primary key, containers item by item. Raises
-    ``TypeError`` for anything whose ``repr`` is not a stable identity: two different
-    objects could then share an entry (one user's data served to another)."""
-    kind = type(value)
-    if kind in _PLAIN:
-        return value
-    if isinstance(value, Model):
-        if value.pk is None:
-            raise TypeError(
-                f"@cached argument {value!r} is an unsaved {kind.__name__}: it has no "
-                "primary key to be keyed by"
-            )
-        return ("model", value._meta.label_lower, identity(value.pk))
-    if isinstance(value, (list, tuple)):
-        return (kind.__name__, tuple(identity(v) for v in value))
-    if isinstance(value, (set, frozenset)):
-        return ("set", tuple(sorted(repr(identity(v)) for v in value)))
-    if isinstance(value, dict):
-        return ("dict", tuple(sorted((repr(identity(k)), identity(v)) for k, v in value.items())))
-    if isinstance(value, enum.Enum):
-        return ("enum", f"{kind.__module__}.{kind.__qualname__}", identity(value.value))
-    if isinstance(value, (QuerySet, BaseManager)):
-        raise TypeError(
-            f"@cached cannot key a {kind.__name__} argument: pass the values it is built "
-            "from (ids, filters) instead"
-        )
-    if getattr(kind, "__repr__", None) is object.__repr__ or " at 0x" in repr(value):
-        raise TypeError(
-            f"@cached cannot key an argument of type {kind.__module__}.{kind.__qualname__}: "
-            "its repr is its memory address, not its value. Pass plain values (str, int, "
-            "dates, model instances...) or give the type a __repr__ that identifies it."
-        )
-    return ("repr", f"{kind.__module__}.{kind.__qualname__}", repr(value))
-
-
-def _args_digest(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-    """A hash of the arguments' identities. Plain positional values (the common case)
-    hash their tuple's repr, which starts with "("; anything else hashes "i" + the repr
-    of their identities, so the two forms never collide."""
-    if not kwargs:
-        for arg in args:
-            if type(arg) not in _PLAIN:
-                break
-        else:
-            return hashlib.blake2b(repr(args).encode(), digest_size=16).hexdigest()
-    key = (
-        tuple(identity(a) for a in args),
-        tuple(sorted((k, identity(v)) for k, v in kwargs.items())),
-    )
-    return hashlib.blake2b(("i" + repr(key)).encode(), digest_size=16).hexdigest()
 
 
 def lookup_or_compute(
@@ -263,7 +191,7 @@ def cached(
                 keys = generations.gen_keys(st, tables=table_list, tags=tag_list)
                 memo.update(config=config, st=st, keys=keys, ttl=_ttl(backend, timeout))
             st = memo["st"]
-            base = f"{st.ns}f:{name}:{_args_digest(args, kwargs)}:"
+            base = f"{st.ns}f:{name}:{args_digest(args, kwargs)}:"
             return lookup_or_compute(  # type: ignore[no-any-return]
                 st, base, memo["keys"], lambda: fn(*args, **kwargs), memo["ttl"]
             )
@@ -291,7 +219,7 @@ def cache_queryset(
     tables = sorted(tables_in(sql))
     _check_tracked(tables)
     backend, st = _state(cache)
-    base = f"{st.ns}qs:{_digest(primary_of(queryset.db), sql, params)}:"
+    base = f"{st.ns}qs:{digest(primary_of(queryset.db), sql, params)}:"
     keys = generations.gen_keys(st, tables=tables, tags=tags)
     return lookup_or_compute(  # type: ignore[no-any-return]
         st, base, keys, lambda: list(queryset.all()), _ttl(backend, timeout)

@@ -2,7 +2,7 @@
 
 Building and compiling a queryset costs more than reading its cached rows, so for the
 most common read of all, a primary-key lookup, the key is made from the lookup itself.
-``QuerySet.get`` is wrapped (once, by ``install()``); the fast path is taken only when all
+``QuerySet.get`` is wrapped (by ``patches.py``); the fast path is taken only when all
 of this holds, and otherwise the original ``get`` runs (and the SQL-level cache of
 ``orm.py`` applies as usual):
 
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+from collections.abc import Callable
 from typing import Any
 
 from django.db import connections
@@ -36,11 +37,13 @@ from django.db.models.query import ModelIterable
 
 from django_dbopt.cache import generations
 from django_dbopt.cache.keyed import row_of, through_cache
-from django_dbopt.cache.orm import Plan, _Resolved, bypass, resolve
+from django_dbopt.cache.plans import CachePlan, Resolver, bypass, resolve
+from django_dbopt.cache.state import CacheState
 from django_dbopt.cache.tables import configured_tables
 from django_dbopt.cache.writes import session_changed, uncacheable_now
 
-_original_get: Any = QuerySet.get
+#: ``QuerySet.get`` as it was before ``patches.py`` wrapped it
+Get = Callable[..., Any]
 _ABSENT = b"\0absent"
 _NO_DEFERRED: tuple[frozenset[str], bool] = (frozenset(), True)
 
@@ -94,7 +97,7 @@ def _tables(model: type[Model]) -> frozenset[str]:
     return frozenset(m._meta.db_table for m in [concrete, *concrete._meta.get_parent_list()])
 
 
-def _target(resolved: _Resolved, model: type[Model]) -> tuple[Plan | None, str]:
+def _target(resolved: Resolver, model: type[Model]) -> tuple[CachePlan | None, str]:
     """The plan of ``model``'s pk reads (None: not every table is opted in) and its label,
     memoized until the settings change."""
     tables = _tables(model)
@@ -103,71 +106,75 @@ def _target(resolved: _Resolved, model: type[Model]) -> tuple[Plan | None, str]:
     return found
 
 
-def get(self: QuerySet[Any], *args: Any, **kwargs: Any) -> Any:
+def get(original: Get, qs: QuerySet[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``QuerySet.get`` through the cache (``original``: the method wrapped)."""
     resolved = resolve()
     st = resolved.state
-    if st is None or not resolved.auto or args or bypass.get() or not _pristine(self):
-        return _original_get(self, *args, **kwargs)
-    model = self.model
+    if st is None or not resolved.auto or args or bypass.get() or not _pristine(qs):
+        return original(qs, *args, **kwargs)
+    model = qs.model
     ok, value = _pk_value(model, kwargs)
     if not ok or signals.post_init.has_listeners(model):
-        return _original_get(self, *args, **kwargs)
+        return original(qs, *args, **kwargs)
     try:
         plan, label = resolved.pk_targets[model]
     except KeyError:
         plan, label = _target(resolved, model)
-    alias = self.db
+    alias = qs.db
     if (
         plan is None
         or uncacheable_now(connections[alias])
         or (st.pending and not generations.writable(st))
     ):
-        return _original_get(self, *args, **kwargs)
+        return original(qs, *args, **kwargs)
     ident = repr((label, resolved.cluster(alias), value))
     if len(ident) > 120 or " at 0x" in ident:
         ident = hashlib.blake2b(ident.encode(), digest_size=16).hexdigest()
-    alias_ = alias
+    return through_cache(
+        st,
+        plan,
+        f"{st.ns}pkrow:{ident}:",
+        compute=_computer(st, original, qs, kwargs, alias),
+        decode=_decoder(st, model, alias),
+        strict=resolved.strict,
+        fills=resolved.cluster(alias) == alias,  # replicas never fill (see orm.py)
+    )
+
+
+def _computer(
+    st: CacheState, original: Get, qs: QuerySet[Any], kwargs: dict[str, Any], alias: str
+) -> Callable[[], tuple[Any, bytes | None]]:
+    model = qs.model
 
     def compute() -> tuple[Any, bytes | None]:
         try:
-            instance = _run(self, kwargs)
+            instance = _run(original, qs, kwargs)
         except model.DoesNotExist as e:
-            return e, None if session_changed(connections[alias_]) else _ABSENT
+            return e, None if session_changed(connections[alias]) else _ABSENT
         row = row_of(instance)
-        if row is None or session_changed(connections[alias_]):
+        if row is None or session_changed(connections[alias]):
             return instance, None
         try:
             return instance, st.codec.dumps(row)
         except (pickle.PicklingError, TypeError, AttributeError):
             return instance, None
 
+    return compute
+
+
+def _decoder(st: CacheState, model: Any, alias: str) -> Callable[[bytes], Any]:
     def decode(blob: bytes) -> Any:
         if blob == _ABSENT:
             raise model.DoesNotExist(f"{model._meta.object_name} matching query does not exist.")
         # what ModelIterable does with the row of a pristine queryset
-        return model.from_db(alias_, None, st.codec.loads(blob))
+        return model.from_db(alias, None, st.codec.loads(blob))
 
-    fills = resolved.cluster(alias) == alias  # replicas never fill (see orm.py)
-    prefix = f"{st.ns}pkrow:{ident}:"
-    return through_cache(st, plan, resolved.strict, prefix, compute, decode, fills)
+    return decode
 
 
-def _run(qs: QuerySet[Any], kwargs: dict[str, Any]) -> Any:
+def _run(original: Get, qs: QuerySet[Any], kwargs: dict[str, Any]) -> Any:
     token = bypass.set(True)
     try:
-        return _original_get(qs, **kwargs)
+        return original(qs, **kwargs)
     finally:
         bypass.reset(token)
-
-
-def install() -> None:
-    """Wrap ``QuerySet.get`` (idempotent; inert until ``ORM_MODELS`` is set)."""
-    global _original_get
-    if QuerySet.get is not get:
-        _original_get = QuerySet.get
-        QuerySet.get = get  # type: ignore[method-assign]
-
-
-def uninstall() -> None:
-    if QuerySet.get is get:
-        QuerySet.get = _original_get  # type: ignore[method-assign]

@@ -21,15 +21,16 @@ dropped from the bounded map and seeded again is above every value it ever had.
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django_dbopt.cache import leases
 from django_dbopt.cache.l2 import L2Down, Quarantined
-from django_dbopt.cache.state import CacheState
+
+if TYPE_CHECKING:  # states call these functions: annotations only, no import cycle
+    from django_dbopt.cache.state import CacheState
 
 
 def table_key(st: CacheState, table: str) -> str:
@@ -63,12 +64,10 @@ _counter = itertools.count(time.time_ns() // 1000)
 _counter_lock = threading.Lock()
 
 
-def _new_lock_after_fork() -> None:
+def new_lock_after_fork() -> None:
+    """In a forked child (``cache.wiring``): a parent thread may have held the lock."""
     global _counter_lock
-    _counter_lock = threading.Lock()  # a parent thread may have held it at fork()
-
-
-os.register_at_fork(after_in_child=_new_lock_after_fork)
+    _counter_lock = threading.Lock()
 
 
 def _next_value() -> str:
@@ -107,7 +106,12 @@ def remember(st: CacheState, keys: Sequence[str], gens: str, seq: int) -> None:
 
 
 def fetch(
-    st: CacheState, keys: Sequence[str], prefix: str = "", guess: str = "", have: bool = False
+    st: CacheState,
+    keys: Sequence[str],
+    prefix: str = "",
+    guess: str = "",
+    *,
+    have: bool = False,
 ) -> tuple[str, bytes | None]:
     """Current generations (seeding missing counters) and, if ``prefix`` is given, the
     value stored at ``prefix + generations``, in one round trip. With ``have``, the value
@@ -137,7 +141,7 @@ def current(st: CacheState, keys: Sequence[str]) -> str:
 
 
 def bump(
-    st: CacheState, keys: Iterable[str], force: bool = False, wait: bool | None = None
+    st: CacheState, keys: Iterable[str], *, force: bool = False, wait: bool | None = None
 ) -> bool:
     """Invalidate: ``INCR`` each counter and tell other processes; with ``wait`` (default:
     the cache's ``ACK_INVALIDATIONS``), return only once every other L1 lease holder has
@@ -149,7 +153,7 @@ def bump(
     if not wanted:
         return True
     ordered = sorted(wanted)
-    ack = st.new_ack(wait)
+    ack = st.new_ack(wait=wait)
     try:
         values, flat, now_ms, young_wait_ms = st.tier.script(
             "bump",

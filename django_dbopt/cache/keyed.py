@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django_dbopt.cache import generations
 from django_dbopt.cache.codec import CodecError
 from django_dbopt.cache.l2 import L2Down
-from django_dbopt.cache.lookups import LOOK, PROBE
+from django_dbopt.cache.lookups import LOOK, PROBE, Lookups
+from django_dbopt.cache.plans import CachePlan
 from django_dbopt.cache.state import CacheState
 from django_dbopt.conf import get_config
-
-if TYPE_CHECKING:
-    from django_dbopt.cache.orm import Plan
 
 Compute = Callable[[], tuple[Any, bytes | None]]
 #: what ``_served`` returns for a stored value the codec refused (a miss)
@@ -32,11 +30,12 @@ _REFUSED: Any = object()
 
 def through_cache(
     st: CacheState,
-    plan: Plan,
-    strict: bool,
+    plan: CachePlan,
     prefix: str,
+    *,
     compute: Compute,
     decode: Callable[[bytes], Any],
+    strict: bool,
     fills: bool = True,
 ) -> Any:
     """The value at ``prefix + generations`` of ``plan``'s tables, from L1, L2, or
@@ -51,11 +50,30 @@ def through_cache(
             value = _served(st, plan, "l1.hits", held, decode)
             if value is not _REFUSED:
                 return value
-        return _leased_miss(st, plan, prefix + guess, compute, decode, fills)
+        return _leased_miss(st, plan, prefix + guess, compute=compute, decode=decode, fills=fills)
+    return _checked(
+        st, plan, prefix, guess, held, compute=compute, decode=decode, fills=fills, l1_on=l1_on
+    )
+
+
+def _checked(
+    st: CacheState,
+    plan: CachePlan,
+    prefix: str,
+    guess: str | None,
+    held: bytes | None,
+    *,
+    compute: Compute,
+    decode: Callable[[bytes], Any],
+    fills: bool,
+    l1_on: bool,
+) -> Any:
+    """Without a usable lease: the generations from Redis with the L2 value, in one round
+    trip; the L1 entry ``held`` under ``guess`` is used only if the generations match."""
     seq = st.seq
     fetched: tuple[str, bytes | None] | None
     try:
-        fetched = generations.fetch(st, plan.keys, prefix, guess or "", held is not None)
+        fetched = generations.fetch(st, plan.keys, prefix, guess or "", have=held is not None)
     except L2Down:  # outage or restart quarantine: compute, keep nothing
         fetched = None
     if fetched is None:
@@ -66,25 +84,42 @@ def through_cache(
         if value is not _REFUSED:
             return value
     elif blob is not None:
-        st.stats.add("l2.bytes_read", len(blob))
-        if l1_on:
-            st.stats.add("l1.misses")
-        value = _served(st, plan, "l2.hits", blob, decode)
+        value = _l2_hit(st, plan, prefix + gens, blob, decode, seq=seq, l1_on=l1_on)
         if value is not _REFUSED:
-            if st.seq == seq and l1_on:
-                st.l1.set(prefix + gens, blob)
             return value
     st.stats.add_many([*(["l1.misses"] if l1_on else []), "l2.misses", *plan.miss_stats])
     result, blob = compute()
     if blob is not None and fills:  # not from a replica (see orm.py)
-        _store(st, prefix + gens, blob, seq, l1_on)
+        _store(st, prefix + gens, blob, seq, l1_on=l1_on)
     return _result(result)
+
+
+def _l2_hit(
+    st: CacheState,
+    plan: CachePlan,
+    key: str,
+    blob: bytes,
+    decode: Callable[[bytes], Any],
+    *,
+    seq: int,
+    l1_on: bool,
+) -> Any:
+    """The value found in L2 (kept in L1 unless an invalidation overtook the read), or
+    ``_REFUSED``."""
+    st.stats.add("l2.bytes_read", len(blob))
+    if l1_on:
+        st.stats.add("l1.misses")
+    value = _served(st, plan, "l2.hits", blob, decode)
+    if value is not _REFUSED and st.seq == seq and l1_on:
+        st.l1.set(key, blob)
+    return value
 
 
 def _leased_miss(
     st: CacheState,
-    plan: Plan,
+    plan: CachePlan,
     key: str,
+    *,
     compute: Compute,
     decode: Callable[[bytes], Any],
     fills: bool,
@@ -96,7 +131,7 @@ def _leased_miss(
         st.stats.add_many(["l1.misses", *plan.miss_stats])
         result, blob = compute()
         if blob is not None and fills:
-            _store(st, key, blob, seq, True)
+            _store(st, key, blob, seq, l1_on=True)
         return _result(result)
     lookups = plan.lookups
     decision = lookups.decide()
@@ -106,7 +141,7 @@ def _leased_miss(
             blob = get_l2(st, key)
         except L2Down:  # L1 was dropped with the lease: compute, keep nothing
             return _result(compute()[0])
-        lookups.looked(blob is not None, time.perf_counter() - start)
+        lookups.looked(hit=blob is not None, seconds=time.perf_counter() - start)
         if blob is not None:
             st.stats.add("l1.misses")
             value = _served(st, plan, "l2.hits", blob, decode)
@@ -117,21 +152,36 @@ def _leased_miss(
         st.stats.add_many(["l1.misses", "l2.misses", *plan.miss_stats])
     else:
         st.stats.add_many(["l1.misses", "l2.skipped", *plan.miss_stats])
-    probe = st.tier.send([("GET", key)]) if decision == PROBE else None
+    return _computed(st, key, lookups, compute, probe=decision == PROBE, fills=fills, seq=seq)
+
+
+def _computed(
+    st: CacheState,
+    key: str,
+    lookups: Lookups,
+    compute: Compute,
+    *,
+    probe: bool,
+    fills: bool,
+    seq: int,
+) -> Any:
+    """Compute (the database) and store the result; with ``probe``, an L2 lookup rides
+    alongside to measure whether looking would have paid (``lookups.py``)."""
+    pending = st.tier.send([("GET", key)]) if probe else None
     start = time.perf_counter()
     try:
         result, blob = compute()
     except BaseException:
-        if probe is not None:
-            probe.abandon()
+        if pending is not None:
+            pending.abandon()
         raise
     lookups.computed(time.perf_counter() - start)
-    if probe is not None:
-        replies = probe.replies()
+    if pending is not None:
+        replies = pending.replies()
         if replies is not None:
-            lookups.looked(replies[0] is not None)
+            lookups.looked(hit=replies[0] is not None)
     if blob is not None and fills:
-        _store(st, key, blob, seq, True)
+        _store(st, key, blob, seq, l1_on=True)
     return _result(result)
 
 
@@ -172,7 +222,7 @@ def row_of(instance: Any) -> tuple[Any, ...] | None:
 
 
 def _served(
-    st: CacheState, plan: Plan, tier_hit: str, blob: bytes, decode: Callable[[bytes], Any]
+    st: CacheState, plan: CachePlan, tier_hit: str, blob: bytes, decode: Callable[[bytes], Any]
 ) -> Any:
     """The decoded value, or ``_REFUSED`` when the codec refused it (counted; the caller
     computes instead: a value that is not signed, corrupt or too big is a miss)."""
@@ -191,7 +241,7 @@ def _result(result: Any) -> Any:
     return result
 
 
-def _store(st: CacheState, key: str, blob: bytes, seq: int, l1_on: bool) -> None:
+def _store(st: CacheState, key: str, blob: bytes, seq: int, *, l1_on: bool) -> None:
     config = get_config().cache
     if len(blob) > config.orm_max_result_bytes:
         return

@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from django_dbopt.cache.counters import FLUSH_EVERY_S
 from django_dbopt.cache.l2 import REDIS_ERRORS, L2Down, RedisTier
@@ -76,6 +77,15 @@ class Listener(threading.Thread):
                 self._stopping.wait(BACKOFF_S[min(failures, len(BACKOFF_S) - 1)])
                 failures += 1
 
+    def _received(self, message: dict[str, Any], private: bytes, acks: list[bytes]) -> None:
+        """A heartbeat on our private channel, or an invalidation to apply (and ack)."""
+        if message["channel"] == private:
+            self._on_heartbeat(message["data"])
+        else:
+            ack = self._on_message(message["data"])
+            if ack is not None:
+                acks.append(ack)
+
     def _listen(self) -> None:
         pubsub = self.tier.client.pubsub()
         private = self.private_channel.encode()
@@ -91,12 +101,7 @@ class Listener(threading.Thread):
                 while message is not None:
                     kind = message["type"]
                     if kind == "message":
-                        if message["channel"] == private:
-                            self._on_heartbeat(message["data"])
-                        else:
-                            ack = self._on_message(message["data"])
-                            if ack is not None:
-                                acks.append(ack)
+                        self._received(message, private, acks)
                     elif kind == "subscribe":
                         if confirmed >= 2:  # redis-py reconnected and resubscribed by itself:
                             self.subscribed.clear()  # messages may have been missed

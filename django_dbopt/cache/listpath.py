@@ -1,8 +1,9 @@
 """Simple querysets keyed from their built query, before SQL compilation.
 
-``QuerySet._fetch_all`` (where a queryset is evaluated) is wrapped. When the queryset is
-one whose SQL is fully determined by a few plain parts of its ``Query``, the key is made
-from those parts, and compiling (most of the cost of a cached read) is skipped:
+``QuerySet._fetch_all`` (where a queryset is evaluated) is wrapped (by ``patches.py``).
+When the queryset is one whose SQL is fully determined by a few plain parts of its
+``Query``, the key is made from those parts, and compiling (most of the cost of a cached
+read) is skipped:
 
 - the queryset yields model instances of a model without multi-table parents and
   without ``post_init`` receivers, with default columns, and no annotation, ``extra``,
@@ -30,6 +31,7 @@ import decimal
 import hashlib
 import pickle
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.db import connections
@@ -49,11 +51,11 @@ from django.db.models.sql.where import WhereNode
 
 from django_dbopt.cache import generations
 from django_dbopt.cache.keyed import row_of, through_cache
-from django_dbopt.cache.orm import bypass, resolve
+from django_dbopt.cache.plans import bypass, resolve
+from django_dbopt.cache.state import CacheState
 from django_dbopt.cache.tables import configured_tables
 from django_dbopt.cache.writes import session_changed, uncacheable_now
 
-_original_fetch_all: Any = QuerySet._fetch_all
 _PLAIN = (
     int,
     float,
@@ -221,10 +223,19 @@ def _evaluate(qs: Any) -> list[Any] | None:
     if " at 0x" in raw:
         return None
     digest = hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
-    plan = resolved.table_plan(tables)
+    result: list[Any] = through_cache(
+        st,
+        resolved.table_plan(tables),
+        f"{st.ns}lsrow:{digest}:",
+        compute=_computer(st, qs, alias),
+        decode=_decoder(st, qs.model, alias),
+        strict=resolved.strict,
+        fills=resolved.cluster(alias) == alias,  # replicas never fill (see orm.py)
+    )
+    return result
 
-    model = qs.model
 
+def _computer(st: CacheState, qs: Any, alias: str) -> Callable[[], tuple[Any, bytes | None]]:
     def compute() -> tuple[Any, bytes | None]:
         token = bypass.set(True)
         try:
@@ -239,33 +250,22 @@ def _evaluate(qs: Any) -> list[Any] | None:
         except (pickle.PicklingError, TypeError, AttributeError):
             return instances, None
 
+    return compute
+
+
+def _decoder(st: CacheState, model: Any, alias: str) -> Callable[[bytes], Any]:
     def decode(blob: bytes) -> Any:
         # what ModelIterable does with each row of a simple queryset
         return [model.from_db(alias, None, row) for row in st.codec.loads(blob)]
 
-    fills = resolved.cluster(alias) == alias  # replicas never fill (see orm.py)
-    prefix = f"{st.ns}lsrow:{digest}:"
-    result: list[Any] = through_cache(st, plan, resolved.strict, prefix, compute, decode, fills)
-    return result
+    return decode
 
 
-def _fetch_all(self: QuerySet[Any]) -> None:
-    qs: Any = self
+def fill_result_cache(queryset: QuerySet[Any]) -> None:
+    """Before ``QuerySet._fetch_all`` runs: fill the result cache from the cache, when
+    this queryset is one keyed from its parts (``_fetch_all`` then has nothing to do)."""
+    qs: Any = queryset
     if qs._result_cache is None and not bypass.get():
         rows = _evaluate(qs)
         if rows is not None:
             qs._result_cache = rows
-    _original_fetch_all(self)
-
-
-def install() -> None:
-    """Wrap ``QuerySet._fetch_all`` (idempotent; inert until ``ORM_MODELS`` is set)."""
-    global _original_fetch_all
-    if QuerySet._fetch_all is not _fetch_all:
-        _original_fetch_all = QuerySet._fetch_all
-        QuerySet._fetch_all = _fetch_all  # type: ignore[method-assign]
-
-
-def uninstall() -> None:
-    if QuerySet._fetch_all is _fetch_all:
-        QuerySet._fetch_all = _original_fetch_all  # type: ignore[method-assign]

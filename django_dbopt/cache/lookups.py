@@ -55,7 +55,7 @@ class Lookups:
             return PROBE
         return SKIP
 
-    def looked(self, hit: bool, seconds: float | None = None) -> None:
+    def looked(self, *, hit: bool, seconds: float | None = None) -> None:
         """A lookup's outcome; ``seconds``: its round trip, when it was waited for (not
         for a probe). A probe that finds the entry puts looking back on at once; the
         lookups that follow measure again whether it pays."""

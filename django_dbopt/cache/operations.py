@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
+from django.core.cache import caches
 from django.db import DatabaseError
 from django.utils.module_loading import import_string
 
 from django_dbopt.cache import generations
+from django_dbopt.cache.backend import TwoTierCache
 from django_dbopt.cache.report import state_of
 from django_dbopt.cache.tables import tracked_tables
 from django_dbopt.conf import get_config
@@ -40,6 +42,7 @@ def invalidate(
     alias: str | None,
     tables: Iterable[str] = (),
     tags: Iterable[str] = (),
+    *,
     dry_run: bool = False,
 ) -> dict[str, Any]:
     """Bump the generations of ``tables`` and ``tags``. Tables must be tracked."""
@@ -57,14 +60,10 @@ def invalidate(
     return {"tables": table_list, "tags": tag_list, "written": done, "dry_run": dry_run}
 
 
-def clear(alias: str | None, dry_run: bool = False) -> dict[str, Any]:
+def clear(alias: str | None, *, dry_run: bool = False) -> dict[str, Any]:
     """Empty the cache ``alias``. ``l2``: True (Redis emptied, every process told),
     False (Redis unreachable: only this process's L1 was cleared), None (L1-only mode).
     The caller decides what an unreachable Redis means (the command fails)."""
-    from django.core.cache import caches
-
-    from django_dbopt.cache.backend import TwoTierCache
-
     name = alias or get_config().cache.cache
     st = state_of(name)  # refuses aliases that are not TwoTierCache
     backend = caches[name]

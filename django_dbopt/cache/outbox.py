@@ -58,7 +58,7 @@ class Outbox:
         for key, blob, ttl_s in items:
             pipe.set(key, blob, ex=ttl_s)
 
-    def sent(self, items: list[Item], ok: bool) -> None:
+    def sent(self, items: list[Item], *, ok: bool) -> None:
         if not items:
             return
         if ok:

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 
+from django_dbopt.cache.backend import TwoTierCache
 from django_dbopt.cache.counters import shape
 from django_dbopt.cache.l2 import L2Down
 from django_dbopt.cache.state import CacheState
@@ -15,8 +16,6 @@ from django_dbopt.conf import get_config
 
 
 def state_of(alias: str | None = None) -> CacheState:
-    from django_dbopt.cache.backend import TwoTierCache
-
     name = alias or get_config().cache.cache
     backend = caches[name]
     if not isinstance(backend, TwoTierCache):

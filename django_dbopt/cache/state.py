@@ -1,53 +1,41 @@
 """What one ``TwoTierCache`` configuration shares across the threads of a process.
 
 Django makes one cache *instance* per thread; L1, the breaker, the listener, the local
-generation map and the stats must be per *process*, so instances look their state up in
-``_states`` by configuration (as Django's ``LocMemCache`` does with its ``_caches``). After
-``fork()`` the child resets its states in place (``os.register_at_fork``).
+generation map and the stats must be per *process*, so instances look their state up by
+configuration (``shared.state_for``). After ``fork()`` the child resets its states in
+place (``after_fork``).
 
-Invalidation messages on the channel (``<node> <kind> <ack key or -> <payload>``):
-
-- ``K``: payload is the full keys, each as ``<length in bytes>:<key>`` (a netstring
-  without the trailing comma), so a key may hold any character, NUL included: drop them
-  from L1;
-- ``G``: payload is ``<length>:<generation key>=<new value>`` items, likewise: raise the
-  local generations (L1 entries keyed by the old generations can no longer be
-  addressed);
-- ``c``: everything was cleared: clear L1 and the local generations.
-
-Any other kind (the NUL-separated ``k``/``g`` of older versions, during a rolling
-upgrade) clears L1 and the local generations: unknown means "be safe".
-
-A process ignores its own messages (it updated its L1 already). When a message carries an
-ack key, the listener acknowledges it once applied, and L1 is trusted only under a lease:
-``leases.py`` explains why that makes an L1 hit stale-free. Every received message and
-every loss of the subscription increments ``seq``; a value read from Redis is put in L1
-(or a generation in the local map) only if ``seq`` did not move during the read, so an
+The format of invalidation messages is in ``messages.py``. A process ignores its own
+messages (it updated its L1 already). When a message carries an ack key, the listener
+acknowledges it once applied, and L1 is trusted only under a lease: ``leases.py``
+explains why that makes an L1 hit stale-free. Every received message and every loss of
+the subscription increments ``seq``; a value read from Redis is put in L1 (or a
+generation in the local map) only if ``seq`` did not move during the read, so an
 invalidation that overtakes a read cannot be undone by it.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import itertools
 import logging
 import math
-import os
 import threading
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django_dbopt.breaker import CircuitBreaker
-from django_dbopt.cache.codec import DEFAULT_MAX_BYTES, ValueCodec, derive_key
+from django_dbopt.cache import generations
 from django_dbopt.cache.counters import Stats
 from django_dbopt.cache.l1 import ByteLRU
 from django_dbopt.cache.l2 import REDIS_ERRORS, L2Down, LocalTier, RedisTier
 from django_dbopt.cache.leases import NO_ACK, SAFETY, wait_out
 from django_dbopt.cache.listener import Listener
+from django_dbopt.cache.local_gens import LocalGenerations
 from django_dbopt.cache.lookups import Lookups
+from django_dbopt.cache.messages import frame, unframe
+from django_dbopt.cache.options import TwoTierOptions
 from django_dbopt.cache.outbox import Outbox
 
 logger = logging.getLogger("django_dbopt.cache")
@@ -55,48 +43,39 @@ logger = logging.getLogger("django_dbopt.cache")
 
 @dataclass(frozen=True)
 class Config:
-    #: the Redis alias of the second tier; ``None``: L1-only mode (one process's memory)
-    l2_alias: str | None
+    """One ``TwoTierCache`` configuration: the states of equal ones are shared."""
+
+    #: the cache's ``LOCATION``: its keys' namespace in Redis
     namespace: str
-    l1_max_bytes: int
-    l1_timeout_s: float
-    codec: str
-    compress_min_bytes: int
-    breaker_failures: int
-    breaker_reset_s: float
-    restart_quarantine_s: float = 3.0
-    lease_s: float = 1.0
-    #: writers wait for every L1 lease holder to apply their invalidations
-    acked: bool = True
-    #: "pickle" or "signed" (codec.py)
-    serializer: str = "pickle"
-    #: the secret signed values are keyed from (None: SECRET_KEY and its fallbacks)
-    signing_key: str | None = field(default=None, repr=False)
-    #: a stored value that would decode to more bytes than this is refused (a miss)
-    max_value_bytes: int = DEFAULT_MAX_BYTES
+    options: TwoTierOptions
+
+    @property
+    def restart_quarantine_s(self) -> float:
+        """Seconds (tests and benchmarks wait this long after starting a fresh Redis)."""
+        return self.options.restart_quarantine
 
 
-class CacheState:
+class CacheState(LocalGenerations):
     def __init__(self, config: Config) -> None:
         self.config = config
         self.ns = f"dbopt:{config.namespace}:"
         self.channel = f"{self.ns}inv"
         self.leases_key = f"{self.ns}leases"
         self._new_node()
-        self.l1 = ByteLRU(config.l1_max_bytes, config.l1_timeout_s)
-        self.codec = _codec(config)
+        self.l1 = ByteLRU(config.options.l1_max_bytes, config.options.l1_timeout)
+        self.codec = config.options.make_codec()
         self.stats = Stats()
-        breaker = CircuitBreaker(config.breaker_failures, config.breaker_reset_s)
+        breaker = CircuitBreaker(config.options.breaker_failures, config.options.breaker_reset)
         #: L1-only mode: no L2, nothing shared with other processes (docs/cache.md)
-        self.local = config.l2_alias is None
+        self.local = config.options.l2 is None
         #: L1 hits may use the local generation map without asking Redis
-        self.trusted = config.acked or self.local
+        self.trusted = config.options.ack_invalidations or self.local
         self.tier: RedisTier | LocalTier
-        if config.l2_alias is None:
+        if config.options.l2 is None:
             self.tier = LocalTier(breaker)
         else:
             self.tier = RedisTier(
-                config.l2_alias,
+                config.options.l2,
                 breaker,
                 on_error=self._on_redis_error,
                 on_refused=lambda: self.stats.add("l2.errors"),
@@ -145,7 +124,7 @@ class CacheState:
 
     @property
     def lease_ms(self) -> int:
-        return int(self.config.lease_s * 1000)
+        return int(self.config.options.l1_lease * 1000)
 
     def renew_lease(self) -> None:
         """Ask Redis for a lease (the listener thread, every ``lease / 4``). It starts when
@@ -165,7 +144,7 @@ class CacheState:
         """Our heartbeat came back: every message published before it has been applied."""
         renewal = self._renewal
         if renewal is not None and renewal[0] == token:
-            self.lease_until = renewal[1] + self.config.lease_s * SAFETY
+            self.lease_until = renewal[1] + self.config.options.l1_lease * SAFETY
 
     def release_lease(self) -> None:
         """Stop trusting L1 and tell writers not to wait for us (best effort, silent: it
@@ -192,11 +171,11 @@ class CacheState:
                 on_lost=self._reset_local,
                 on_tick=self.flush_stats,
                 renew=self.renew_lease,
-                renew_every_s=self.config.lease_s / 4,
+                renew_every_s=self.config.options.l1_lease / 4,
                 send_acks=self.send_acks,
             )
             self._listener.start()
-            _exiting.add(self)
+            LISTENING.add(self)
 
     def wait_l1(self, timeout: float = 5.0) -> bool:
         """Start the listener if needed and wait until L1 may be used: subscribed and
@@ -232,7 +211,7 @@ class CacheState:
         self.lease_until = math.inf if self.local else 0.0
         self._renewal = None
         self.outage_since = 0.0
-        self.l1 = ByteLRU(self.config.l1_max_bytes, self.config.l1_timeout_s)
+        self.l1 = ByteLRU(self.config.options.l1_max_bytes, self.config.options.l1_timeout)
         self.stats = Stats()
         self.local_gens = {}
         self.tier.after_fork()
@@ -284,16 +263,14 @@ class CacheState:
     def outage_wait(self) -> None:
         """An invalidation could not be written: wait until no other process can still
         hold an L1 lease from before the outage (none is renewed while Redis is down)."""
-        if self.config.acked and self.outage_since:
-            wait_out(self.outage_since + self.config.lease_s - time.monotonic())
+        if self.config.options.ack_invalidations and self.outage_since:
+            wait_out(self.outage_since + self.config.options.l1_lease - time.monotonic())
 
     def _on_subscribed(self) -> None:
         """(Re)subscribed: start clean, and write the invalidations this process could not
         write while Redis was away, at once (the breaker may still be open)."""
         self._reset_local()
         if self.pending:
-            from django_dbopt.cache import generations
-
             # the writer waited out the leases when it failed: nobody to wait for now
             generations.bump(self, (), force=True, wait=False)
 
@@ -303,7 +280,7 @@ class CacheState:
 
     @property
     def quarantine_ms(self) -> int:
-        return int(self.config.restart_quarantine_s * 1000)
+        return int(self.config.options.restart_quarantine * 1000)
 
     def _on_message(self, data: bytes) -> bytes | None:
         """Apply an invalidation from another process; returns its ack key, if any."""
@@ -330,35 +307,6 @@ class CacheState:
         self.l1.clear()
         self.local_gens.clear()
 
-    def raise_generation(self, key: str, value: str) -> None:
-        """Keep ``value`` as the local generation of ``key`` unless a higher one is held
-        (generations only go up; messages and reads may arrive in any order). The map is
-        bounded: past ``MAX_LOCAL_GENS`` keys the oldest are dropped, and a dropped key is
-        simply unknown again (read from Redis on next use: a miss, never a stale hit)."""
-        gens = self.local_gens
-        held = gens.get(key)
-        if held is None:
-            if len(gens) >= MAX_LOCAL_GENS:
-                self._trim_gens()
-            gens[key] = value
-        elif int(value) > int(held):
-            gens[key] = value
-
-    def _trim_gens(self) -> None:
-        """Drop the oldest tenth of the local generations (insertion order)."""
-        with self._gens_lock:
-            gens = self.local_gens
-            excess = len(gens) - MAX_LOCAL_GENS + max(1, MAX_LOCAL_GENS // 10)
-            if excess <= 0:
-                return
-            try:
-                doomed = list(itertools.islice(iter(gens), excess))
-            except RuntimeError:  # changed while we looked: start from nothing (safe)
-                gens.clear()
-                return
-            for key in doomed:
-                gens.pop(key, None)
-
     def send_acks(self, ack_keys: Sequence[bytes]) -> None:
         """Tell the writers their messages were applied (the listener, after a batch)."""
 
@@ -374,11 +322,11 @@ class CacheState:
     def message(self, kind: str, items: Sequence[str] = (), ack: str = "-") -> bytes:
         return self.node + f" {kind} {ack} ".encode() + frame(items)
 
-    def new_ack(self, wait: bool | None = None) -> str:
+    def new_ack(self, *, wait: bool | None = None) -> str:
         """A fresh key for the acknowledgements of one invalidation, or ``NO_ACK`` when
         nobody is to be waited for (``wait`` defaults to ``ACK_INVALIDATIONS``)."""
         if wait is None:
-            wait = self.config.acked
+            wait = self.config.options.ack_invalidations
         return f"{self.ns}ack:{uuid.uuid4().hex}" if wait else NO_ACK
 
     # -- stats -------------------------------------------------------------------------
@@ -405,80 +353,10 @@ class CacheState:
 
 #: sets of tables whose lookups are measured, at most (then they start over)
 MAX_LOOKUPS = 5000
-#: generation keys (tables, tags) kept in a process's local map, at most
-MAX_LOCAL_GENS = 10_000
-
-
-def frame(items: Sequence[str]) -> bytes:
-    """``<length>:<item>`` for each item (lengths in bytes of its UTF-8 form)."""
-    out = []
-    for item in items:
-        data = item.encode()
-        out.append(b"%d:%s" % (len(data), data))
-    return b"".join(out)
-
-
-def unframe(payload: bytes) -> list[bytes]:
-    """The items of ``frame``; raises ``ValueError`` on a malformed payload."""
-    items, pos, end = [], 0, len(payload)
-    while pos < end:
-        colon = payload.index(b":", pos)
-        size = int(payload[pos:colon])
-        start = colon + 1
-        if size < 0 or start + size > end:
-            raise ValueError("truncated invalidation message")
-        items.append(payload[start : start + size])
-        pos = start + size
-    return items
-
-
-def _codec(config: Config) -> ValueCodec:
-    keys: list[bytes] = []
-    if config.serializer == "signed":
-        from django.conf import settings
-
-        if config.signing_key is not None:
-            keys = [derive_key(config.signing_key)]
-        else:
-            secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-            keys = [derive_key(s) for s in secrets]
-    return ValueCodec(
-        config.codec, config.compress_min_bytes, max_bytes=config.max_value_bytes, keys=keys
-    )
 
 
 #: acknowledgement lists expire on their own (a writer waits far less than this)
 ACK_KEY_TTL_MS = 10_000
 
-_states: dict[Config, CacheState] = {}
-_states_lock = threading.Lock()
-#: states whose leases to release when the interpreter exits
-_exiting: set[CacheState] = set()
-
-
-@atexit.register
-def _release_at_exit() -> None:
-    for state in list(_exiting):
-        state.release_lease()
-
-
-def state_for(config: Config) -> CacheState:
-    state = _states.get(config)
-    if state is None:
-        with _states_lock:
-            state = _states.get(config)
-            if state is None:
-                state = _states[config] = CacheState(config)
-    return state
-
-
-def all_states() -> list[CacheState]:
-    return list(_states.values())
-
-
-def _reset_after_fork() -> None:
-    for state in _states.values():
-        state.after_fork()
-
-
-os.register_at_fork(after_in_child=_reset_after_fork)
+#: states that started a listener: their leases are released when the interpreter exits
+LISTENING: set[CacheState] = set()

@@ -40,6 +40,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from django_dbopt.cache import generations
+from django_dbopt.cache.plans import orm_state
+from django_dbopt.cache.tables import tables_in, tracked_tables
 from django_dbopt.conf import get_config
 from django_dbopt.sqlkind import statement_kind
 from django_dbopt.wrappers import install_first, install_on_open
@@ -170,13 +173,10 @@ def uncacheable_now(connection: BaseDatabaseWrapper) -> bool:
     return session_changed(connection)
 
 
-def invalidate_tables(tables: Iterable[str], wait: bool | None = None) -> bool:
+def invalidate_tables(tables: Iterable[str], *, wait: bool | None = None) -> bool:
     """Bump the generations of ``tables`` in the ORM cache (True if written to Redis);
     ``wait``: for every L1 lease holder to apply it (default: the cache's
     ``ACK_INVALIDATIONS``)."""
-    from django_dbopt.cache import generations
-    from django_dbopt.cache.orm import orm_state
-
     st = orm_state()
     wanted = list(tables)
     if st is None or not wanted:
@@ -186,16 +186,12 @@ def invalidate_tables(tables: Iterable[str], wait: bool | None = None) -> bool:
 
 def written_tables(sql: str) -> frozenset[str]:
     """Tracked tables a non-read statement may change (all of them if none is named)."""
-    from django_dbopt.cache.tables import tables_in, tracked_tables
-
     opted = tracked_tables()
     named = tables_in(sql)
     return (named & opted) if named else opted
 
 
 def invalidate_for_statement(connection: BaseDatabaseWrapper, sql: str) -> None:
-    from django_dbopt.cache.orm import orm_state
-
     if orm_state() is None:
         return
     tables = written_tables(sql)
@@ -217,7 +213,11 @@ def execute_wrapper(
     connection: BaseDatabaseWrapper,
 ) -> Callable[[Callable[..., Any], str, Any, bool, dict[str, Any]], Any]:
     def wrapper(
-        execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]
+        execute: Callable[..., Any],
+        sql: str,
+        params: Any,
+        many: bool,  # noqa: FBT001, RUF100  (Django's execute_wrapper protocol)
+        context: dict[str, Any],
     ) -> Any:
         if sql.__class__ is not str or changes_session(sql):
             mark_session_changed(connection)  # before: it may fail after changing state

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Tags, register
+from django.core.checks import CheckMessage, Error
 
 from django_dbopt.conf import SETTING_NAME
 from django_dbopt.migration_lint.rules import RULES
@@ -14,7 +14,6 @@ from django_dbopt.migration_lint.rules import RULES
 _ENTRY = re.compile(r"(?P<app>[\w]+)\.(?P<migration>[\w]+):(?P<rule>\S+)")
 
 
-@register(Tags.compatibility)
 def check_migration_ignores(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     user = getattr(settings, SETTING_NAME, {})
     section = user.get("MIGRATIONS") if isinstance(user, dict) else None

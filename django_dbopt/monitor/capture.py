@@ -22,7 +22,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.core.signals import setting_changed
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from django_dbopt import signals
@@ -93,12 +92,10 @@ def runtime() -> Runtime:
     )
 
 
-def _reset_runtime(*, setting: str, **kwargs: Any) -> None:
+def reset_runtime(*, setting: str, **kwargs: Any) -> None:
+    """``setting_changed`` receiver (``monitor.wiring``)."""
     if setting in (SETTING_NAME, "DEBUG"):
         runtime.cache_clear()
-
-
-setting_changed.connect(_reset_runtime)
 
 
 class QueryRecorder:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.signals import setting_changed
 from django.db.backends.signals import connection_created
 
-from django_dbopt.monitor.capture import finish_scope, install, new_scope
+from django_dbopt.monitor.capture import finish_scope, install, new_scope, reset_runtime
 from django_dbopt.monitor.scope import Scope, current
 
 _task_scopes: dict[str, tuple[Scope, Any]] = {}
@@ -37,6 +38,7 @@ def _worker_started(**kwargs: Any) -> None:
 
 def connect() -> None:
     connection_created.connect(install, dispatch_uid="django_dbopt.monitor.install")
+    setting_changed.connect(reset_runtime, dispatch_uid="django_dbopt.monitor.runtime")
     try:
         from celery import signals as celery_signals
     except ImportError:  # Celery is an optional extra

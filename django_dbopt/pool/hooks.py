@@ -1,4 +1,4 @@
-"""Process and request hooks of the pool manager, installed by ``AppConfig.ready()``.
+"""Process and request hooks of the pool manager, connected by ``pool.wiring.connect()``.
 
 - ``request_started`` / ``request_finished``: mark checkouts with the request that made
   them, and report those another thread still holds when it ends (``tracking.py``);
@@ -8,15 +8,11 @@
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
-from django.core.signals import request_finished, request_started
-
 from django_dbopt.pool.tracking import current_request
 
-_installed = False
 #: pools inherited by a forked child, kept so that they are never finalized there
 _inherited: list[object] = []
 
@@ -63,13 +59,3 @@ def after_fork_in_child() -> None:
     for wrapper in connections.all(initialized_only=True):
         if wrapper.vendor == "postgresql" and wrapper.connection is not None:
             wrapper.connection = None
-
-
-def install() -> None:
-    global _installed
-    if _installed:
-        return
-    _installed = True
-    request_started.connect(on_request_started, dispatch_uid="django_dbopt.pool.started")
-    request_finished.connect(on_request_finished, dispatch_uid="django_dbopt.pool.finished")
-    os.register_at_fork(after_in_child=after_fork_in_child)

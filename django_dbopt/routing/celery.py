@@ -1,4 +1,4 @@
-"""Read-your-writes for Celery tasks (imported only when Celery is installed).
+"""Read-your-writes for Celery tasks (connected by ``routing.wiring`` when Celery is installed).
 
 A task published from a scope that wrote (a request, another task, ``routing_scope()``)
 carries the scope's WAL positions in a signed message header; the worker runs the task in
@@ -10,8 +10,6 @@ from __future__ import annotations
 import logging
 from contextvars import Token
 from typing import Any
-
-from celery.signals import before_task_publish, task_postrun, task_prerun
 
 from django_dbopt.conf import get_config
 from django_dbopt.routing import tokens
@@ -62,11 +60,3 @@ def on_postrun(task_id: str | None = None, **kwargs: Any) -> None:
         current_scope.reset(token)
     except ValueError:  # postrun ran in another context than prerun
         current_scope.set(None)
-
-
-def connect_signals() -> None:
-    before_task_publish.connect(
-        on_publish, dispatch_uid="django_dbopt.routing.publish", weak=False
-    )
-    task_prerun.connect(on_prerun, dispatch_uid="django_dbopt.routing.prerun", weak=False)
-    task_postrun.connect(on_postrun, dispatch_uid="django_dbopt.routing.postrun", weak=False)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 
 #: every reason a read decision can give, in display order
@@ -47,6 +46,3 @@ def clear() -> None:
         for reason in _counts:
             _counts[reason] = 0
         _reads.clear()
-
-
-os.register_at_fork(after_in_child=clear)  # a child process counts its own decisions

@@ -15,14 +15,12 @@ is logged and sent as ``django_dbopt.signals.replica_state_changed``.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import threading
 import time
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.core.signals import setting_changed
 
 from django_dbopt.breaker import CircuitBreaker
 from django_dbopt.conf import RoutingSettings, get_config
@@ -46,9 +44,11 @@ logger = logging.getLogger("django_dbopt.routing")
 class HealthMonitor:
     def __init__(self) -> None:
         self._setup()
-        # A forked child starts with no thread and no state. (psycopg never closes a
-        # connection inherited from the parent, so the parent's probes are unaffected.)
-        os.register_at_fork(after_in_child=self._setup)
+
+    def after_fork(self) -> None:
+        """A forked child starts with no thread and no state (``routing.wiring``). (psycopg
+        never closes a connection inherited from the parent: the parent's probes go on.)"""
+        self._setup()
 
     def _setup(self) -> None:
         self._lock = threading.Lock()
@@ -298,9 +298,7 @@ class HealthMonitor:
 monitor = HealthMonitor()
 
 
-def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+def on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    """``setting_changed`` receiver (``routing.wiring``)."""
     if setting in ("DBOPT", "DATABASES"):
         monitor.settings_changed()
-
-
-setting_changed.connect(_on_setting_changed, dispatch_uid="django_dbopt.routing.health")

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import socket
 import threading
 import time
@@ -65,7 +64,10 @@ def shutdown_fd(fd: int) -> None:
 class Watchdog:
     def __init__(self) -> None:
         self._setup()
-        os.register_at_fork(after_in_child=self._setup)
+
+    def after_fork(self) -> None:
+        """A forked child starts with no thread and no state (``routing.wiring``)."""
+        self._setup()
 
     def _setup(self) -> None:
         self._lock = threading.Lock()

@@ -20,10 +20,8 @@ from typing import Any
 
 import psycopg
 from django.core.exceptions import ImproperlyConfigured
-from django.core.signals import setting_changed
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.backends.signals import connection_created
 
 from django_dbopt.conf import get_config
 from django_dbopt.routing import counters
@@ -165,17 +163,14 @@ def flush_positions(scope: Scope) -> None:
             scope.record(primary, Position(UNREACHABLE_LSN, None, None))
 
 
-def _install(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+def install_on_connection(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    """``connection_created`` receiver (``routing.wiring``)."""
     # Without replicas the wrapper would pass every query through: leave it out.
     if connection.vendor == "postgresql" and replica_map():
         install_first(connection, "routing", routing_wrapper)
 
 
-def _resync(*, setting: str, **kwargs: Any) -> None:
+def resync(*, setting: str, **kwargs: Any) -> None:
+    """``setting_changed`` receiver: replicas configured, wrap the connections already open."""
     if setting == "DBOPT" and replica_map():
-        install_on_open(_install)
-
-
-def connect_signals() -> None:
-    connection_created.connect(_install, dispatch_uid="django_dbopt.routing.writes")
-    setting_changed.connect(_resync, dispatch_uid="django_dbopt.routing.writes")
+        install_on_open(install_on_connection)

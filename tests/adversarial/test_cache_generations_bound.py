@@ -13,7 +13,8 @@ from django.core.cache import caches
 from django.test import override_settings
 
 from django_dbopt.cache import cached, generations, invalidate_tags
-from django_dbopt.cache.state import MAX_LOCAL_GENS, CacheState
+from django_dbopt.cache.local_gens import MAX_LOCAL_GENS
+from django_dbopt.cache.state import CacheState
 from tests.cache_fixtures import caches_setting
 
 pytestmark = pytest.mark.postgres

@@ -14,7 +14,7 @@ from django.db import connection
 from django.test import override_settings
 
 from django_dbopt.cache.backend import TwoTierCache
-from django_dbopt.cache.state import frame, unframe
+from django_dbopt.cache.messages import frame, unframe
 from tests.cache_fixtures import caches_setting, setup_child
 
 pytestmark = [

@@ -82,9 +82,11 @@ class Command(BaseCommand):
                 tables = [*options["table"], *operations.tables_of_models(options["model"])]
                 if not tables and not options["tag"]:
                     raise CommandError("invalidate needs --table, --model or --tag", returncode=2)
-                result = operations.invalidate(alias, tables, options["tag"], options["dry_run"])
+                result = operations.invalidate(
+                    alias, tables, options["tag"], dry_run=options["dry_run"]
+                )
             elif action == "clear":
-                result = operations.clear(alias, options["dry_run"])
+                result = operations.clear(alias, dry_run=options["dry_run"])
                 if result["cleared"] and result["l2"] is False:
                     raise CommandError(
                         f"Redis behind cache {result['alias']!r} was unreachable: only this "
